@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine (Python 3.11, pip, make; run as root for apt):
+#   make run    installs, builds the demo release, serves the dashboard on http://localhost:8501
+#   make test   installs (including Debian's Chromium), runs the layer contracts and every test
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(PYTHON) -m uv
+PORT ?= 8501
+LCP_DATA_DIR ?= $(CURDIR)/data
+export LCP_DATA_DIR
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+RUN := $(UV) run --frozen --python $(PYTHON)
+
+.PHONY: install chromium demo release run serve test lint clean
+
+install:
+	@$(PYTHON) -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --python $(PYTHON)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium (browser tests and chart export)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+release: install
+	$(RUN) lcp demo --out $(LCP_DATA_DIR)/demo_supplies
+	$(RUN) lcp ingest $(LCP_DATA_DIR)/demo_supplies
+	$(RUN) lcp build
+
+run: release serve
+
+serve:
+	$(RUN) lcp serve --port $(PORT)
+
+lint: install
+	$(RUN) lint-imports
+
+test: install chromium lint
+	$(RUN) pytest
+
+clean:
+	rm -rf $(LCP_DATA_DIR)/restricted $(LCP_DATA_DIR)/published $(LCP_DATA_DIR)/demo_supplies

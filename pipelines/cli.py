@@ -1,0 +1,128 @@
+"""The `lcp` command. Each user error is one clear line on stderr and a non-zero exit, no traceback."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines import config
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _demo(args) -> int:
+    from pipelines.demo import write_demo
+
+    summary = write_demo(Path(args.out), seed=args.seed, scale=args.scale)
+    print(
+        f"wrote {summary['files']} supply files ({summary['rows']:,} rows) from {summary['suppliers']} suppliers "
+        f"to {summary['out']}"
+    )
+    return 0
+
+
+def _ingest(args) -> int:
+    from pipelines.ingest import ingest_dir
+
+    path = Path(args.dir)
+    if not path.is_dir():
+        raise UserError(f"{path}: no such directory")
+    results = ingest_dir(path)
+    if not results:
+        raise UserError(f"{path}: no supplier folders with an agreement.yaml and supply files found")
+    rejected = 0
+    for r in results:
+        if r.outcome == "loaded":
+            warn = f", {len(r.warnings)} warning(s)" if r.warnings else ""
+            print(f"loaded   {r.file}: {r.rows:,} rows ({r.dataset} {r.period}){warn}")
+        else:
+            rejected += 1
+            print(f"rejected {r.file}: {len(r.errors)} error(s)", file=sys.stderr)
+            for p in r.errors[:20]:
+                where = f"row {p.row}, " if p.row else ""
+                field = f"field {p.field}: " if p.field else ""
+                print(f"  {p.file}: {where}{field}{p.rule} (value {p.value_masked})", file=sys.stderr)
+            if len(r.errors) > 20:
+                print(f"  ... and {len(r.errors) - 20} more", file=sys.stderr)
+    if rejected:
+        print(f"lcp ingest: {rejected} of {len(results)} supplies rejected; they changed nothing", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _build(args) -> int:
+    from pipelines.build import build
+
+    report = build()
+    print(report.summary())
+    return 0
+
+
+def _serve(args) -> int:
+    if args.login or config.login_required():
+        raise UserError("--login is not available yet: partner logins arrive with the access-control work")
+    if not config.release_path().exists():
+        raise UserError(f"no published release at {config.release_path()}: run `lcp build` (or `make run`)")
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(config.DASHBOARD_DIR / "app.py"),
+        "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    print(f"serving the LCP scorecard on http://localhost:{args.port} (release {config.release_path()})")
+    env = dict(os.environ, LCP_DATA_DIR=str(config.data_dir()))
+    return subprocess.call(cmd, cwd=config.ROOT, env=env)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lcp", description="LCP Scorecard: supplies in, published scorecard out.")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="write realistic synthetic supplies with their agreements")
+    d.add_argument("--scale", choices=["county", "national"], default="county")
+    d.add_argument("--seed", type=int, default=2026)
+    d.add_argument("--out", default=str(config.data_dir() / "demo_supplies"))
+    d.set_defaults(func=_demo)
+    i = sub.add_parser("ingest", help="validate, pseudonymise and load every supply in DIR")
+    i.add_argument("dir")
+    i.set_defaults(func=_ingest)
+    b = sub.add_parser("build", help="compute, protect, assess and publish a new release")
+    b.set_defaults(func=_build)
+    s = sub.add_parser("serve", help="start the dashboard on the published release")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--login", action="store_true")
+    s.set_defaults(func=_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # user-facing errors: one line, no traceback
+        known = _known_errors()
+        if isinstance(e, known):
+            print(f"lcp {args.command}: error: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [UserError, FileNotFoundError, PermissionError]
+    from pipelines.specs import SpecError
+
+    errors.append(SpecError)
+    for mod, name in (("pipelines.ingest", "IngestError"), ("pipelines.build", "BuildError"),
+                      ("pipelines.release", "ReleaseMissing")):
+        try:
+            errors.append(getattr(__import__(mod, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The one configuration module. Imported by everything; imports nothing of ours.
+
+Paths are functions, not constants, so that `LCP_DATA_DIR` set after import (tests, CLI) is honoured.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GEO_DIR = ROOT / "geo"
+SPECS_DIR = ROOT / "pipelines" / "specs"
+DASHBOARD_DIR = ROOT / "dashboard"
+UPLOAD_DIR = ROOT / "upload"
+
+COUNTY_CODE = "E10000019"
+COUNTY_NAME = "Lincolnshire"
+AREA_LEVELS = ("ward", "district", "partnership", "county")
+
+#: The protocol: "publish on 11 or more, suppress on 10 or less" (zero included).
+DEFAULT_SUPPRESSION_THRESHOLD = 10
+METHODS_VERSION = "2026.1"
+#: How a withheld value is shown everywhere (GSS/DfE convention: c = confidential).
+WITHHELD_SYMBOL = "c"
+
+#: Appendix 5 of the protocol: ethnicity codes 1-20.
+ETHNICITY_CODES: dict[int, str] = {
+    1: "White - British",
+    2: "White - Irish",
+    3: "White - Traveller of Irish heritage",
+    4: "White - Gypsy/Roma",
+    5: "White - any other White background",
+    6: "Mixed - White and Black Caribbean",
+    7: "Mixed - White and Black African",
+    8: "Mixed - White and Asian",
+    9: "Mixed - any other mixed background",
+    10: "Asian or Asian British - Indian",
+    11: "Asian or Asian British - Pakistani",
+    12: "Asian or Asian British - Bangladeshi",
+    13: "Asian or Asian British - any other Asian background",
+    14: "Black or Black British - Caribbean",
+    15: "Black or Black British - African",
+    16: "Black or Black British - any other Black background",
+    17: "Chinese",
+    18: "Any other ethnic group",
+    19: "Parent/pupil preferred not to say",
+    20: "Information not yet obtained",
+}
+
+ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right 2025. Contains Royal Mail data © Royal Mail "
+    "copyright and database right 2025. Contains National Statistics data © Crown copyright and database "
+    "right 2025. Source: Office for National Statistics licensed under the Open Government Licence v3.0."
+)
+LICENCE = "Open Government Licence v3.0"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("LCP_DATA_DIR", str(ROOT / "data"))).resolve()
+
+
+def restricted_dir() -> Path:
+    return data_dir() / "restricted"
+
+
+def published_dir() -> Path:
+    return data_dir() / "published"
+
+
+def release_path() -> Path:
+    return published_dir() / "scorecard.duckdb"
+
+
+def restricted_db_path() -> Path:
+    return restricted_dir() / "store.duckdb"
+
+
+def pseudonym_key_path() -> Path:
+    return restricted_dir() / "pseudonym.key"
+
+
+def suppression_threshold() -> int:
+    return int(os.environ.get("LCP_SUPPRESSION_THRESHOLD", DEFAULT_SUPPRESSION_THRESHOLD))
+
+
+def login_required() -> bool:
+    return os.environ.get("LCP_LOGIN", "0") in {"1", "true", "yes"}

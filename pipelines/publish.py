@@ -1,0 +1,78 @@
+"""Writes a release: the only module with SQL that writes `published/scorecard.duckdb`.
+
+The new release is built in a temporary file beside the live one, checkpointed, closed and then
+renamed over it (`os.replace`, atomic on POSIX): a reader sees the old release or the new, never half.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+#: Contract tables and the columns others rely on, in order (extra columns follow).
+RELEASE_TABLES: dict[str, list[str]] = {
+    "areas": ["area_code", "area_name", "area_level", "parent_code"],
+    "area_lookup": ["ward_code", "district_code", "partnership_code", "county_code"],
+    "indicators": [
+        "indicator_id", "title", "ecm_outcome", "unit", "multiplier", "polarity", "ci_method",
+        "numerator_definition", "denominator_definition", "denominator_kind", "supplier", "frequency",
+    ],
+    "indicator_values": [
+        "indicator_id", "period", "area_code", "area_level", "breakdown", "numerator", "denominator",
+        "value", "lower_95", "upper_95", "lower_998", "upper_998", "suppressed", "rag", "direction",
+        "quartile", "vs_benchmark",
+    ],
+    "benchmarks": ["indicator_id", "period", "benchmark", "value", "lower_95", "upper_95", "source"],
+    "release": ["release_id", "built_at", "suppression_threshold", "methods_version"],
+    "sources": ["supplier", "dataset", "record_level", "period", "date_provided", "refresh_date"],
+}
+
+
+class ReleaseContractError(ValueError):
+    pass
+
+
+def check_contract(tables: dict[str, pl.DataFrame]) -> None:
+    """Every contract table present with its contract columns first."""
+    for name, cols in RELEASE_TABLES.items():
+        if name not in tables:
+            raise ReleaseContractError(f"release table {name} missing")
+        have = tables[name].columns
+        missing = [c for c in cols if c not in have]
+        if missing:
+            raise ReleaseContractError(f"release table {name} lacks columns {missing}")
+
+
+def write_release(tables: dict[str, pl.DataFrame], target: Path) -> Path:
+    """Write all tables to a new DuckDB file and atomically replace `target` with it."""
+    check_contract(tables)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            for name, frame in tables.items():
+                if name not in RELEASE_TABLES:
+                    raise ReleaseContractError(f"unknown release table {name}")
+                ordered = RELEASE_TABLES[name] + [c for c in frame.columns if c not in RELEASE_TABLES[name]]
+                con.register("incoming", frame.select(ordered).to_arrow())
+                con.execute("CREATE TABLE " + name + " AS SELECT * FROM incoming")  # name from the allowlist
+                con.unregister("incoming")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.chmod(tmp, 0o644)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
