@@ -116,7 +116,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     errors.append(SpecError)
     for mod, name in (("pipelines.ingest", "IngestError"), ("pipelines.build", "BuildError"),
-                      ("pipelines.release", "ReleaseMissing")):
+                      ("pipelines.release", "ReleaseMissing"), ("pipelines.restricted_store", "StoreError"),
+                      ("pipelines.publish", "ReleaseContractError")):
         try:
             errors.append(getattr(__import__(mod, fromlist=[name]), name))
         except (ImportError, AttributeError):
