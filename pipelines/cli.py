@@ -76,6 +76,11 @@ def _serve(args) -> int:
     return subprocess.call(cmd, cwd=config.ROOT, env=env)
 
 
+#: Modules that add their own subcommands: each defines `register(subparsers)` and sets `func` on its
+#: parsers. New command groups go in their own module and are listed here (keeps this file small).
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lcp", description="LCP Scorecard: supplies in, published scorecard out.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -93,6 +98,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--login", action="store_true")
     s.set_defaults(func=_serve)
+    for name in COMMAND_MODULES:
+        __import__(name, fromlist=["register"]).register(sub)
     return p
 
 
@@ -122,6 +129,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
             errors.append(getattr(__import__(mod, fromlist=[name]), name))
         except (ImportError, AttributeError):
             pass
+    for name in COMMAND_MODULES:  # a command module may declare its own user-facing errors
+        errors.extend(getattr(__import__(name, fromlist=["USER_ERRORS"]), "USER_ERRORS", ()))
     return tuple(errors)
 
 
