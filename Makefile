@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 RUN := $(UV) run --frozen --python $(PYTHON)
 
-.PHONY: install chromium demo release run serve test lint clean
+.PHONY: install chromium demo release run serve test lint clean screenshots
 
 install:
 	@$(PYTHON) -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -41,3 +41,6 @@ test: install chromium lint
 
 clean:
 	rm -rf $(LCP_DATA_DIR)/restricted $(LCP_DATA_DIR)/published $(LCP_DATA_DIR)/demo_supplies
+
+screenshots: release chromium
+	$(RUN) python scripts/screenshots.py
