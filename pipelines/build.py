@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import assessment, disclosure, geography, measures, publish, stats
+from pipelines import assessment, disclosure, export, geography, measures, publish, stats
 from pipelines.config import METHODS_VERSION, release_path, suppression_threshold
 from pipelines.restricted_store import RestrictedStore
 from pipelines.specs import IndicatorSpec, load_benchmarks, load_indicators
@@ -139,6 +139,8 @@ def build(target: Path | None = None, store: RestrictedStore | None = None) -> B
         "sources": sources,
     }
     publish.write_release(tables, target)
+    for fmt in export.FORMATS:  # open data beside the release, made from the published file only
+        export.export_release(target.parent / "open-data" / fmt, fmt, target)
     return BuildReport(
         release_id=release_id, path=target, indicators=values["indicator_id"].n_unique(), rows=values.height,
         suppressed=int(values["suppressed"].sum()), seconds=time.perf_counter() - started, skipped=skipped,

@@ -76,9 +76,12 @@ def _serve(args) -> int:
     return subprocess.call(cmd, cwd=config.ROOT, env=env)
 
 
-#: Modules that add their own subcommands: each defines `register(subparsers)` and sets `func` on its
-#: parsers. New command groups go in their own module and are listed here (keeps this file small).
-COMMAND_MODULES: tuple[str, ...] = ()
+#: Modules that add their own subcommands: every `pipelines/commands_<group>.py` defines
+#: `register(subparsers)` (setting `func` on its parsers) and may list `USER_ERRORS`. They are found by
+#: name, so a new command group is a new file and this one stays small.
+COMMAND_MODULES: tuple[str, ...] = tuple(
+    f"pipelines.{p.stem}" for p in sorted((config.ROOT / "pipelines").glob("commands_*.py"))
+)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -42,6 +42,18 @@ _INDICATOR_ORDER = "TRY_CAST(regexp_extract(i.indicator_id, '(\\d+)', 1) AS INTE
 _ECM_ORDER = "coalesce(list_position($ecm, i.ecm_outcome), 99)"
 
 
+#: Whole-table queries (fixed text, no user input), ordered by their keys.
+_WHOLE_TABLES = {
+    "areas": "SELECT * FROM areas ORDER BY list_position(['county', 'partnership', 'district', 'ward'], area_level), area_code",
+    "area_lookup": "SELECT * FROM area_lookup ORDER BY ward_code",
+    "indicators": "SELECT * FROM indicators ORDER BY indicator_id",
+    "indicator_values": "SELECT * FROM indicator_values ORDER BY indicator_id, period, area_level, area_code, breakdown",
+    "benchmarks": "SELECT * FROM benchmarks ORDER BY indicator_id, period, benchmark",
+    "release": "SELECT * FROM release",
+    "sources": "SELECT * FROM sources ORDER BY ALL",
+}
+
+
 class ReleaseMissing(FileNotFoundError):
     """There is no (complete) published release where one was expected."""
 
@@ -109,6 +121,12 @@ class ReleaseReader:
     def sources(self) -> pl.DataFrame:
         """One row per supply used: supplier, dataset, record_level, period, date_provided, refresh_date."""
         return self._frame("SELECT * FROM sources ORDER BY ALL")
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A whole contract table, every column, in a stable order (for open-data export and audit)."""
+        if name not in _WHOLE_TABLES:
+            raise ValueError(f"not a release table: {name!r}")
+        return self._frame(_WHOLE_TABLES[name])
 
     # ------------------------------------------------------------------ areas
     def areas(self, level: str | None = None) -> pl.DataFrame:
