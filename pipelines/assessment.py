@@ -3,7 +3,8 @@
 Pure functions LazyFrame -> LazyFrame, no I/O. Input rows are `indicator_values` after the stats stage:
 indicator_id, period, area_code, area_level, breakdown, numerator, denominator, value, lower_95,
 upper_95, suppressed, plus the indicator's `polarity` ("higher_better" | "lower_better" |
-"no_judgement") and `ci_method` ("wilson" | "byars") on every row.
+"no_judgement") and `ci_method` ("wilson" | "byars" | "mean_t" | "newcombe") on every row; a gap also
+has numerator_2 / denominator_2 and a mean sum_squares (used by the direction of travel).
 
 Rules (each function's docstring has the detail):
 
@@ -12,8 +13,9 @@ Rules (each function's docstring has the detail):
   polarity.
 - rag: green = significantly better than England, amber = similar, red = significantly worse; an
   optional per-indicator target with tolerance can soften red to amber.
-- direction: significant change (two-sample z test at 95%) from the previous period of the same
-  indicator, area and breakdown; improving/worsening by polarity, else no_change.
+- direction: significant change (two-sample z test at 95%) from the previous period of the same kind
+  (year, same quarter, 12-month window a year earlier) of the same indicator, area and breakdown;
+  improving/worsening by polarity, else no_change.
 - quartile: PHE quantile method (nq = 4, ties "min") among areas of the same level; 1 = best.
 
 Whatever the functions compute, `assess` ends by nulling value, limits, vs_benchmark, rag, direction
@@ -122,37 +124,65 @@ def add_rag(values: pl.LazyFrame) -> pl.LazyFrame:
     return values.with_columns(rag.alias("rag"))
 
 
+def period_kind_expr(period: str | pl.Expr = "period") -> pl.Expr:
+    """What a period is compared with: 'year' ('2023/24'), 'Q<n>' ('2023/24 Q2': the same quarter of
+    other years) or '12m-<MM>' ('12m to 2024-06': windows ending in the same month of other years)."""
+    p = pl.col(period) if isinstance(period, str) else period
+    return (
+        pl.when(p.str.contains(r"^12m to \d{4}-\d{2}$")).then(pl.concat_str([pl.lit("12m-"), p.str.slice(-2)]))
+        .when(p.str.contains(r" Q[1-4]$")).then(p.str.slice(-2))
+        .otherwise(pl.lit("year"))
+    )
+
+
+#: count columns carried from the previous period for the methods that need them
+_PREV_EXTRA = ("numerator_2", "denominator_2", "sum_squares")
+
+
 def add_direction(values: pl.LazyFrame) -> pl.LazyFrame:
     """Add direction ('improving' | 'worsening' | 'no_change' | null): direction of travel by significance.
 
-    The previous period of a row is the period before it in the indicator's own sorted (lexical) list of
-    periods ("2022/23" < "2023/24"); the row compared is the same indicator, area_code and breakdown in
-    that period. The change is tested with `pipelines.stats.compare_expr` (pooled two-proportion z test
-    for "wilson", log rate ratio z test for "byars") at 95%: |z| > 1.959964 is a significant change, its
-    sign gives higher/lower, mapped by polarity to improving/worsening; otherwise no_change. Null where
-    either row is suppressed, there is no previous period or no row for it, a count is null, the test is
-    undefined (a rate with a zero count), or the indicator is no_judgement.
+    The previous period of a row is the latest earlier period of the same kind (`period_kind_expr`) in
+    the indicator's own sorted (lexical) list of periods: a year is compared with the year before it
+    ("2022/23" < "2023/24"), a quarter with the same quarter a year earlier (no seasonality), a 12-month
+    window with the window ending 12 months earlier (so the two never overlap); the row compared is the
+    same indicator, area_code and breakdown in that period. The change is tested with
+    `pipelines.stats.compare_expr` (pooled two-proportion z test for "wilson", log rate ratio z test for
+    "byars", two-sample z test of means for "mean_t", z test of the difference of two gaps for
+    "newcombe") at 95%: |z| > 1.959964 is a significant change, its sign gives higher/lower, mapped by
+    polarity to improving/worsening; otherwise no_change. Null where either row is suppressed, there is
+    no previous period or no row for it, a count is null, the test is undefined (a rate with a zero
+    count), or the indicator is no_judgement.
     """
     names = values.collect_schema().names()
     keys = ["indicator_id", "area_code", "breakdown"]
     periods = (
         values.select("indicator_id", "period").unique()
-        .sort("indicator_id", "period")
-        .with_columns(pl.col("period").shift(1).over("indicator_id").alias("_prev_period"))
+        .with_columns(period_kind_expr().alias("_kind"))
+        .sort("indicator_id", "_kind", "period")
+        .with_columns(pl.col("period").shift(1).over("indicator_id", "_kind").alias("_prev_period"))
+        .drop("_kind")
     )
     prev_supp = pl.col("suppressed").fill_null(False) if "suppressed" in names else pl.lit(False)
+    extra = [c for c in _PREV_EXTRA if c in names]
     previous = values.select(
         *keys,
         pl.col("period").alias("_prev_period"),
         pl.col("numerator").alias("_prev_x"),
         pl.col("denominator").alias("_prev_n"),
+        *[pl.col(c).alias(f"_prev_{c}") for c in extra],
         prev_supp.alias("_prev_suppressed"),
     )
     out = (
         values.join(periods, on=["indicator_id", "period"], how="left", maintain_order="left")
         .join(previous, on=[*keys, "_prev_period"], how="left", maintain_order="left")
     )
-    z = compare_expr("numerator", "denominator", "_prev_x", "_prev_n", "ci_method")
+    kw = {}
+    if {"numerator_2", "denominator_2"} <= set(extra):
+        kw.update(a_x2="numerator_2", a_n2="denominator_2", b_x2="_prev_numerator_2", b_n2="_prev_denominator_2")
+    if "sum_squares" in extra:
+        kw.update(a_ss="sum_squares", b_ss="_prev_sum_squares")
+    z = compare_expr("numerator", "denominator", "_prev_x", "_prev_n", "ci_method", **kw)
     usable = (
         _not_suppressed(names) & _JUDGED
         & pl.col("_prev_suppressed").is_not_null() & pl.col("_prev_suppressed").not_()
@@ -164,7 +194,7 @@ def add_direction(values: pl.LazyFrame) -> pl.LazyFrame:
         .otherwise(pl.lit("no_change"))
     )
     return out.with_columns(direction.alias("direction")).drop(
-        "_prev_period", "_prev_x", "_prev_n", "_prev_suppressed"
+        "_prev_period", "_prev_x", "_prev_n", "_prev_suppressed", *[f"_prev_{c}" for c in extra]
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import assessment, disclosure, export, geography, measures, publish, stats
+from pipelines import assessment, disclosure, export, geography, measures, publish, sdc_audit, stats
 from pipelines.config import METHODS_VERSION, release_path, suppression_threshold
 from pipelines.restricted_store import RestrictedStore
 from pipelines.specs import IndicatorSpec, load_benchmarks, load_indicators
@@ -31,6 +31,7 @@ class BuildReport:
     suppressed: int
     seconds: float
     skipped: list[str] = field(default_factory=list)
+    disclosure: list[str] = field(default_factory=list)  # suppression and audit lines (sdc_audit)
 
     def summary(self) -> str:
         share = self.suppressed / self.rows if self.rows else 0
@@ -40,7 +41,7 @@ class BuildReport:
         )
         if self.skipped:
             text += f"; no data for {', '.join(self.skipped)}"
-        return text
+        return "\n".join([text, *self.disclosure])
 
 
 def indicators_table(specs: list[IndicatorSpec]) -> pl.DataFrame:
@@ -70,8 +71,13 @@ def compute_values(
     population: pl.DataFrame,
     benchmarks: pl.DataFrame,
     threshold: int,
+    previous: pl.DataFrame | None = None,
+    reports: dict | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
-    """The whole computation, from minimised records to assessed `indicator_values`."""
+    """The whole computation, from minimised records to assessed `indicator_values`.
+
+    `previous`: the live release's withheld pattern (kept where it still protects); `reports`, if
+    given, receives the disclosure stage's report under "disclosure"."""
     frames, skipped = [], []
     for spec in specs:
         records = records_by_dataset.get(spec.dataset)
@@ -86,7 +92,11 @@ def compute_values(
         raise BuildError("the restricted store holds no data for any indicator: run `lcp ingest DIR` first")
     counts = pl.concat(frames).collect()
     ind = indicators_table(specs)
-    protected = disclosure.suppress(counts, ind, hierarchy, threshold)
+    cells, cell_ind = measures.disclosure_view(counts, ind, threshold)  # means and gaps as counts of people
+    suppressed, disclosure_report = disclosure.suppress_with_report(cells, cell_ind, hierarchy, threshold, previous)
+    if reports is not None:
+        reports["disclosure"] = disclosure_report
+    protected = measures.apply_disclosure(counts, suppressed, ind)
     with_meta = protected.lazy().join(
         ind.lazy().select("indicator_id", "multiplier", "ci_method", "polarity", "target_value", "target_tolerance"),
         on="indicator_id",
@@ -100,11 +110,14 @@ def compute_values(
     return values, skipped
 
 
-def build(target: Path | None = None, store: RestrictedStore | None = None) -> BuildReport:
+def build(
+    target: Path | None = None, store: RestrictedStore | None = None, specs_dir: Path | None = None
+) -> BuildReport:
+    """Build and publish a release; `specs_dir` overrides pipelines/specs (indicators/*.yaml, benchmarks.csv)."""
     started = time.perf_counter()
     target = target or release_path()
     threshold = suppression_threshold()
-    specs = load_indicators()
+    specs = load_indicators(specs_dir)
     own_store = store is None
     store = store or RestrictedStore()
     try:
@@ -114,8 +127,15 @@ def build(target: Path | None = None, store: RestrictedStore | None = None) -> B
         if own_store:
             store.close()
     hierarchy = geography.hierarchy()
-    benchmarks = load_benchmarks()
-    values, skipped = compute_values(records, specs, hierarchy, geography.population(), benchmarks, threshold)
+    benchmarks = load_benchmarks(specs_dir)
+    reports: dict = {}
+    values, skipped = compute_values(records, specs, hierarchy, geography.population(), benchmarks, threshold,
+                                     sdc_audit.previous_pattern(target), reports)
+    # the LP attacker over what is about to be published: refuse a release that gives a count away
+    audit = sdc_audit.audit_values(values, indicators_table(specs), hierarchy, threshold)
+    audit.primary, audit.complementary = reports["disclosure"].primary, reports["disclosure"].complementary
+    if not audit.ok:
+        raise BuildError(f"not published: {audit.failure_line()}")
 
     built_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     digest = hashlib.sha256(values.write_csv().encode()).hexdigest()[:8]
@@ -134,9 +154,11 @@ def build(target: Path | None = None, store: RestrictedStore | None = None) -> B
             {
                 "release_id": [release_id], "built_at": [built_at.replace(tzinfo=None)],
                 "suppression_threshold": [threshold], "methods_version": [METHODS_VERSION],
+                "primary_suppressions": [audit.primary], "complementary_suppressions": [audit.complementary],
             }
         ),
         "sources": sources,
+        **governance_tables(target, values),
     }
     publish.write_release(tables, target)
     for fmt in export.FORMATS:  # open data beside the release, made from the published file only
@@ -144,4 +166,86 @@ def build(target: Path | None = None, store: RestrictedStore | None = None) -> B
     return BuildReport(
         release_id=release_id, path=target, indicators=values["indicator_id"].n_unique(), rows=values.height,
         suppressed=int(values["suppressed"].sum()), seconds=time.perf_counter() - started, skipped=skipped,
+        disclosure=[reports["disclosure"].summary(), *audit.summary_lines()],
     )
+
+
+# ---------------------------------------------------------------- corrections and changes (docs/supplies.md)
+CHANGES_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_id": pl.String(), "period": pl.String(), "area_code": pl.String(), "area_level": pl.String(),
+    "breakdown": pl.String(), "previous_value": pl.Float64(), "value": pl.Float64(),
+    "previous_suppressed": pl.Boolean(), "suppressed": pl.Boolean(), "change": pl.String(),
+    "previous_release_id": pl.String(),
+}
+#: Values closer than this are the same figure (floating-point noise between two builds).
+CHANGE_TOLERANCE = 1e-9
+
+
+def release_changes(previous: pl.DataFrame | None, previous_release_id: str | None,
+                    values: pl.DataFrame) -> pl.DataFrame:
+    """Figures that changed since the previous release: one row per key (indicator_id, period, area_code,
+    breakdown) that is new, removed, or whose published value or withheld status changed.
+
+    Only what each release published is shown: a value withheld in a release is null here, so the
+    table never holds a withheld figure. Keys withheld in both releases are not listed. Empty when
+    there is no previous release.
+    """
+    if previous is None or previous.is_empty():
+        return pl.DataFrame(schema=CHANGES_SCHEMA)
+    keys = ["indicator_id", "period", "area_code", "breakdown"]
+
+    def shown(df: pl.DataFrame) -> pl.DataFrame:
+        return df.select(
+            *keys, "area_level", pl.col("suppressed").fill_null(False).alias("suppressed"),
+            pl.when(pl.col("suppressed").fill_null(False)).then(None).otherwise(pl.col("value"))
+            .cast(pl.Float64).alias("value"),
+        )
+
+    old = shown(previous).rename({"value": "previous_value", "suppressed": "previous_suppressed",
+                                  "area_level": "previous_level"})
+    new = shown(values)
+    both = old.join(new, on=keys, how="full", coalesce=True)
+    change = (
+        pl.when(pl.col("previous_suppressed").is_null()).then(pl.lit("new"))
+        .when(pl.col("suppressed").is_null()).then(pl.lit("removed"))
+        .when(pl.col("previous_suppressed") & pl.col("suppressed")).then(None)
+        .when(pl.col("previous_suppressed") != pl.col("suppressed")).then(pl.lit("changed"))
+        .when((pl.col("previous_value") - pl.col("value")).abs() > CHANGE_TOLERANCE).then(pl.lit("changed"))
+        .when(pl.col("previous_value").is_null() != pl.col("value").is_null()).then(pl.lit("changed"))
+        .otherwise(None)
+    )
+    out = both.with_columns(
+        change.alias("change"),
+        pl.coalesce("area_level", "previous_level").alias("area_level"),
+        pl.lit(previous_release_id, dtype=pl.String).alias("previous_release_id"),
+    ).filter(pl.col("change").is_not_null())
+    out = out.filter(~((pl.col("change") == "new") & pl.col("suppressed")))  # nothing published, nothing to say
+    out = out.filter(~((pl.col("change") == "removed") & pl.col("previous_suppressed")))
+    return out.select([pl.col(c).cast(t) for c, t in CHANGES_SCHEMA.items()]).sort(keys)
+
+
+def governance_tables(target: Path, values: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The release's `corrections` (open and recently closed, from the working store) and `changes`
+    (against the release at `target`, read before it is replaced)."""
+    from pipelines import corrections
+    from pipelines.release import ReleaseMissing, ReleaseReader, open_release
+    from pipelines.working_store import WorkingStore
+
+    previous, previous_id = None, None
+    if target.exists():
+        try:
+            con = open_release(target)
+        except ReleaseMissing:
+            con = None
+        if con is not None:
+            try:
+                reader = ReleaseReader(con)
+                previous, previous_id = reader.published_values(), reader.release_info().get("release_id")
+            finally:
+                con.close()
+    if WorkingStore.exists():
+        with WorkingStore(read_only=True) as ws:
+            corr = corrections.for_release(ws)
+    else:
+        corr = corrections.for_release(None)
+    return {"corrections": corr, "changes": release_changes(previous, previous_id, values)}

@@ -373,3 +373,240 @@ def ward_map(
         dragmode=False,
     )
     return fig
+
+
+# ---------------------------------------------------------------- print-ready charts (PNG at print resolution)
+#: Layout size of a print-ready chart when the figure sets none (pixels; the PNG is `scale` times this).
+PRINT_WIDTH = 1100
+PRINT_HEIGHT = 760
+_FOOT_FONT = 12
+_FOOT_LINE = 17
+
+
+def _plain(text: str | None) -> str:
+    """Free text as plotly shows it literally: its pseudo-HTML (<b>, <br>, &amp;) escaped."""
+    import html
+
+    return html.escape(str(text or ""), quote=False)
+
+
+def _wrap(text: str, chars: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(str(text or ""), width=max(chars, 20), break_long_words=True) or [""]
+
+
+def _legend_rows(fig: go.Figure, width: int) -> int:
+    """Rows a horizontal legend takes at `width` (a generous estimate: 14 px text, 40 px per swatch)."""
+    if fig.layout.showlegend is False:
+        return 0
+    names = [t.name or "" for t in fig.data if t.showlegend]
+    if not names:
+        return 0
+    rows, used, room = 1, 0.0, width - 24
+    for name in names:
+        item = 46 + 7.8 * len(name)
+        if used and used + item > room:
+            rows, used = rows + 1, 0.0
+        used += item
+    return rows
+
+
+def print_ready(
+    fig: go.Figure,
+    title: str,
+    subtitle: str,
+    source: str,
+    footnote: str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
+    """A copy of `fig` that explains itself when pasted: title, subtitle, and under the chart the source
+    line and the footnote (suppression note and attribution), wrapped to the width.
+
+    All four texts are plain text (escaped, never read as plotly's HTML-like markup). The layout size is
+    fixed (`width` x `height`, default the figure's own or PRINT_WIDTH x PRINT_HEIGHT): render it with
+    `to_png(fig)`, which takes that size. A horizontal legend under the chart stays there; the source and
+    footnote go beneath it.
+    """
+    out = go.Figure(fig)
+    width = int(width or out.layout.width or PRINT_WIDTH)
+    height = int(height or out.layout.height or PRINT_HEIGHT)
+    chars = int((width - 24) / (_FOOT_FONT * 0.55))
+    foot = _wrap(footnote, chars)
+    src = _wrap(source, chars)
+    legend_px = _legend_rows(out, width) * 26 + (10 if _legend_rows(out, width) else 0)
+    footer_px = (len(src) + len(foot)) * _FOOT_LINE + 14
+    bottom = legend_px + footer_px + 12
+    top = 104 if subtitle else 72
+    out.update_layout(
+        width=width, height=height,
+        title={"text": f"<b>{_plain(title)}</b>", "x": 0.01, "xanchor": "left", "xref": "container",
+               "y": 1 - 14 / height, "yanchor": "top", "yref": "container", "font": {"size": 21},
+               "subtitle": {"text": "<br>".join(_plain(s) for s in _wrap(subtitle, int(width / 8.6))),
+                            "font": {"size": 15, "color": "#444444"}}},
+        margin={"l": 12, "r": 12, "t": top, "b": bottom},
+        paper_bgcolor="#FFFFFF",
+    )
+    if out.layout.legend is not None and _legend_rows(out, width):
+        out.update_layout(legend={"y": 0, "yref": "paper", "yanchor": "top", "x": 0, "xanchor": "left"})
+    shift = -legend_px - 6
+    lines = [(s, "#222222") for s in src] + [(f, "#555555") for f in foot]
+    for i, (line, colour) in enumerate(lines):
+        out.add_annotation(
+            text=_plain(line), x=0, xref="paper", xanchor="left", y=0, yref="paper", yanchor="top",
+            yshift=shift - i * _FOOT_LINE, showarrow=False, align="left",
+            font={"size": _FOOT_FONT, "color": colour},
+        )
+    return out
+
+
+class ChartExportError(RuntimeError):
+    """A chart could not be rendered to PNG (no Chromium, or the browser failed)."""
+
+
+class PngSession:
+    """One headless Chromium (kaleido) for many charts. It starts in the background as soon as the
+    session opens, so the caller can read data and build figures while Chrome starts (start-up is most
+    of the cost of a PNG). Thread-safe: renders are queued on the session's own event loop.
+
+        with PngSession() as pngs:
+            ...                              # Chrome is starting meanwhile
+            png = pngs.render(fig, scale=2)  # waits for Chrome the first time
+
+    No network: the page uses plotly.py's bundled plotly.js and no MathJax. Errors (no Chromium, a
+    failed render, a timeout) come back from `render` as ChartExportError.
+    """
+
+    def __init__(self, timeout: float = 180):
+        self._timeout = timeout
+
+    def __enter__(self) -> PngSession:
+        import asyncio
+        import concurrent.futures
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self._ready: concurrent.futures.Future = concurrent.futures.Future()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, name="png-session", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        import kaleido
+
+        try:
+            async with kaleido.Kaleido(n=1, mathjax=False) as k:
+                self._ready.set_result(k)
+                await self._stop.wait()
+        except BaseException as e:  # noqa: BLE001 - handed to the next render call
+            if not self._ready.done():
+                self._ready.set_exception(e)
+
+    def render(self, fig: go.Figure, width: int | None = None, height: int | None = None,
+               scale: float = 2) -> bytes:
+        """The figure as PNG bytes (`scale` x its layout size, or width x height when given)."""
+        import asyncio
+
+        width = int(width or fig.layout.width or PRINT_WIDTH)
+        height = int(height or fig.layout.height or PRINT_HEIGHT)
+        opts = {"format": "png", "width": width, "height": height, "scale": scale}
+        try:
+            k = self._ready.result(timeout=self._timeout)
+            job = asyncio.run_coroutine_threadsafe(k.calc_fig(fig.to_dict(), opts=opts), self._loop)
+            return job.result(timeout=self._timeout)
+        except Exception as e:
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise ChartExportError(
+                f"could not render the chart to PNG ({type(e).__name__}{': ' + first if first else ''}); "
+                "chart export needs Debian's chromium (`make chromium`)"
+            ) from e
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        except RuntimeError:  # the loop has already finished (Chrome failed to start)
+            pass
+        self._thread.join(timeout=60)
+
+
+def to_pngs(items: Iterable[tuple[go.Figure, int | None, int | None]], scale: float = 2) -> list[bytes]:
+    """Render several figures to PNG in ONE headless Chromium session (start-up is most of the cost).
+
+    items: (figure, width, height); a None size takes the figure's layout size (else PRINT_WIDTH x
+    PRINT_HEIGHT). Raises ChartExportError if Chromium is missing or fails.
+    """
+    items = list(items)
+    if not items:
+        return []
+    with PngSession() as session:
+        return [session.render(fig, width, height, scale) for fig, width, height in items]
+
+
+def to_png(fig: go.Figure, width: int | None = None, height: int | None = None, scale: float = 2) -> bytes:
+    """The figure as PNG bytes at print resolution (`scale` x the layout size; 2-3 for print)."""
+    return to_pngs([(fig, width, height)], scale=scale)[0]
+
+
+def area_outlines(
+    fig: go.Figure,
+    geojson: dict,
+    key: str,
+    codes: Iterable[str] | None = None,
+    labels: dict[str, str] | None = None,
+    *,
+    colour: str = HIGHLIGHT_COLOUR,
+    width: float = 2.0,
+    label_size: int = 13,
+) -> go.Figure:
+    """Draw the boundaries of larger areas (e.g. partnership areas from geo/districts.geojson) over a map.
+
+    geojson features are matched on `properties[key]`; `codes` limits which are drawn (default all).
+    `labels`: code -> name written at the area's label point, dark text with a white halo. Adds traces
+    with meta={'role': 'outline'} and {'role': 'outline_labels'}; returns the same figure.
+    """
+    wanted = None if codes is None else set(codes)
+    lon: list[float | None] = []
+    lat: list[float | None] = []
+    chosen = []
+    for feature in geojson.get("features", []):
+        code = feature["properties"].get(key)
+        if wanted is not None and code not in wanted:
+            continue
+        chosen.append(feature)
+        geom = feature.get("geometry") or {}
+        polys = geom.get("coordinates", [])
+        if geom.get("type") == "Polygon":
+            polys = [polys]
+        for poly in polys:
+            for ring in poly[:1]:  # outer ring only
+                lon += [p[0] for p in ring] + [None]
+                lat += [p[1] for p in ring] + [None]
+    if lon:
+        fig.add_trace(go.Scattergeo(
+            lon=lon, lat=lat, mode="lines", line={"color": colour, "width": width}, hoverinfo="skip",
+            showlegend=False, name="outline", meta={"role": "outline"},
+        ))
+    if labels:
+        points = label_points({"type": "FeatureCollection", "features": chosen}, key=key)
+        shown = [c for c in labels if c in points]
+        if shown:
+            fig.add_trace(go.Scattergeo(
+                lon=[points[c][0] for c in shown], lat=[points[c][1] for c in shown], mode="text",
+                text=[_plain(labels[c]) for c in shown], hoverinfo="skip", showlegend=False, name="outline labels",
+                textfont={"size": label_size, "color": "#111111", "family": "Arial, sans-serif", "weight": "bold",
+                          "shadow": "1px 1px 1px #FFFFFF, -1px -1px 1px #FFFFFF, 1px -1px 1px #FFFFFF, -1px 1px 1px #FFFFFF"},
+                meta={"role": "outline_labels"},
+            ))
+    return fig

@@ -29,7 +29,7 @@ def _ingest(args) -> int:
     from pipelines.ingest import ingest_dir
 
     path = Path(args.dir)
-    if not path.is_dir():
+    if not path.exists():
         raise UserError(f"{path}: no such directory")
     results = ingest_dir(path)
     if not results:
@@ -38,16 +38,16 @@ def _ingest(args) -> int:
     for r in results:
         if r.outcome == "loaded":
             warn = f", {len(r.warnings)} warning(s)" if r.warnings else ""
-            print(f"loaded   {r.file}: {r.rows:,} rows ({r.dataset} {r.period}){warn}")
+            print(f"loaded   {r.file}: {r.rows:,} rows ({r.dataset} {r.period}){warn}; report {r.report_path}")
         else:
             rejected += 1
-            print(f"rejected {r.file}: {len(r.errors)} error(s)", file=sys.stderr)
-            for p in r.errors[:20]:
-                where = f"row {p.row}, " if p.row else ""
-                field = f"field {p.field}: " if p.field else ""
-                print(f"  {p.file}: {where}{field}{p.rule} (value {p.value_masked})", file=sys.stderr)
-            if len(r.errors) > 20:
-                print(f"  ... and {len(r.errors) - 20} more", file=sys.stderr)
+            print(f"rejected {r.error()}", file=sys.stderr)
+            if len(r.errors) > 1:
+                for p in r.errors[:20]:
+                    print(f"  {p.file}: {p}", file=sys.stderr)
+                if len(r.errors) > 20:
+                    print(f"  ... and {len(r.errors) - 20} more", file=sys.stderr)
+            print(f"  report for the supplier: {r.report_path}", file=sys.stderr)
     if rejected:
         print(f"lcp ingest: {rejected} of {len(results)} supplies rejected; they changed nothing", file=sys.stderr)
         return 1
@@ -92,8 +92,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=2026)
     d.add_argument("--out", default=str(config.data_dir() / "demo_supplies"))
     d.set_defaults(func=_demo)
-    i = sub.add_parser("ingest", help="validate, pseudonymise and load every supply in DIR")
-    i.add_argument("dir")
+    i = sub.add_parser("ingest", help="validate, pseudonymise and load every supply in DIR (or an encrypted zip)")
+    i.add_argument("dir", help="a folder of supplier folders, one supplier folder, or an AES-256 zip of them")
     i.set_defaults(func=_ingest)
     b = sub.add_parser("build", help="compute, protect, assess and publish a new release")
     b.set_defaults(func=_build)

@@ -85,3 +85,39 @@ def suppression_threshold() -> int:
 
 def login_required() -> bool:
     return os.environ.get("LCP_LOGIN", "0") in {"1", "true", "yes"}
+
+
+# ---------------------------------------------------------------- supplies governance (docs/supplies.md)
+#: The protocol, section 7: "All data supplied to LCC will be retained for 5 years".
+DEFAULT_RETENTION_YEARS = 5
+
+
+def audit_log_path() -> Path:
+    """The append-only, hash-chained audit log of every supply attempt, purge and correction."""
+    return restricted_dir() / "audit.log"
+
+
+def reports_dir() -> Path:
+    """Validation reports, one folder per supplier (masked values only: they go back to the supplier)."""
+    return data_dir() / "reports"
+
+
+def working_dir() -> Path:
+    return data_dir() / "working"
+
+
+def working_db_path() -> Path:
+    """The partnership's working data (corrections; later commentary, priorities and plans)."""
+    return working_dir() / "working.duckdb"
+
+
+def retention_years() -> int:
+    """Years client-level records are kept (`LCP_RETENTION_YEARS`, default 5)."""
+    raw = os.environ.get("LCP_RETENTION_YEARS", str(DEFAULT_RETENTION_YEARS))
+    try:
+        years = int(raw)
+    except ValueError:
+        raise ValueError(f"LCP_RETENTION_YEARS must be a whole number of years, not {raw!r}") from None
+    if years < 1:
+        raise ValueError(f"LCP_RETENTION_YEARS must be 1 or more, not {years}")
+    return years

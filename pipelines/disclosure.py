@@ -1,148 +1,322 @@
 """Stage 2: disclosure control. "Publish on 11 or more, suppress on 10 or less" (zero included).
 
-1. Primary suppression: every numerator, and every client-cohort denominator, of `threshold` or less;
-   for sensitive indicators also the complement (denominator - numerator) of `threshold` or less.
-2. Complementary suppression over the linked constraints of one indicator and period:
-   ward -> district, ward -> partnership, district -> county, partnership -> county, breakdown parts
-   (sex=F + sex=M) -> all at every area, and coterminous areas (a partnership equal to a district) as
-   one cell. Repeated until nothing changes, in every constraint:
-   - never exactly one withheld member (it would be total minus the rest);
-   - where the total is published, the withheld parts must together be more than `threshold`
-     (otherwise the published figures prove them all small);
-   the complement chosen is the smallest published part (ties by area/breakdown code): least
-   information lost, deterministic.
-3. A row with any withheld count is `suppressed`; its counts are nulled (a population denominator
-   stays, as it is public). Everything derived (value, limits, RAG, ...) is computed after this stage
-   from published counts only, so it is null too.
+Per indicator and period-year (the year and its quarters), over every linked table at once: wards ->
+district, wards -> partnership, districts and partnerships -> county, the parts of every breakdown
+dimension -> `all`, quarters -> year (`pipelines.sdc_system` builds the linear system).
 
-This is a sound heuristic for the hierarchy above; the exact linear-algebra/LP guarantee and
-`lcp audit` come with issue 6.
+1. Primary suppression: every numerator, and every client-cohort denominator, of `threshold` or less
+   (zero included); for sensitive indicators also where the complement (denominator - numerator) is
+   `threshold` or less. A public population denominator of 0 with a numerator of 0 is a structural
+   zero: withheld (it is a count of 10 or less) but known to everyone, so it never protects anything.
+2. Complementary suppression by Gaussian elimination (Langsrud's method, as in Statistics Norway's
+   GaussSuppression): candidates are taken most-wanted-published first (cells withheld last release
+   last, then county, district/partnership, ward; `all` before parts; the year before its quarters;
+   larger counts first; then by key); each is published unless that puts a protected cell in the
+   span of the published cells and the known relations (exact integer arithmetic). Then the LP
+   attacker (`sdc_system.Attacker`) checks interval protection: no withheld count may be bounded to
+   `threshold` or less or left with less than one unit of doubt; for each that is, the published cell
+   the LP dual shows is holding it, least wanted first (a small ward before a total), is withheld too
+   and protected, and the elimination is run again, until the attacker finds nothing.
+3. Rows are withheld whole: numerator and client denominator together (a population denominator is
+   public and stays). Everything derived (value, limits, RAG, ...) is computed after this stage from
+   published counts only, so it is null too. Primary and complementary suppressions look the same.
+
+Stable between releases: `previous` (the last release's withheld rows) puts those cells at the end
+of the candidate order, so they are the first complements taken wherever they still protect.
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
+from pipelines import sdc_system
+from pipelines.sdc_system import Attacker, Geography, build_system, gauss_secondary
+
 KEY = ("indicator_id", "period", "area_code", "breakdown")
+MAX_ROUNDS = 60
 
 
-@dataclass(frozen=True)
-class Constraint:
-    total: tuple[str, str]  # (area_code, breakdown)
-    parts: tuple[tuple[str, str], ...]
+class DisclosureError(RuntimeError):
+    """Counts that disclosure control cannot protect (inconsistent input, no convergence)."""
 
 
-def linked_constraints(hierarchy: pl.DataFrame, breakdowns: list[str], area_codes: set[str]) -> list[Constraint]:
-    """Every additive relation between published cells of one indicator and period."""
-    out: list[Constraint] = []
-    parents: dict[str, list[str]] = defaultdict(list)
-    ward_sets: dict[str, frozenset[str]] = {}
-    for level in ("district_code", "partnership_code"):
-        for parent, group in hierarchy.group_by(level, maintain_order=True):
-            code = parent[0]
-            parents[code] = sorted(group["ward_code"].to_list())
-            ward_sets[code] = frozenset(parents[code])
-    for level in ("district_code", "partnership_code"):
-        for county, group in hierarchy.group_by("county_code", maintain_order=True):
-            parents[f"{county[0]}|{level}"] = sorted(group[level].unique().to_list())
-    for b in breakdowns:
-        for total, children in parents.items():
-            total_code = total.split("|")[0]
-            out.append(Constraint((total_code, b), tuple((c, b) for c in children)))
-    # coterminous areas (e.g. a partnership equal to a district) are one cell under two codes
-    by_set: dict[frozenset[str], list[str]] = defaultdict(list)
-    for code, wards in ward_sets.items():
-        by_set[wards].append(code)
-    for codes in by_set.values():
-        for other in codes[1:]:
-            for b in breakdowns:
-                out.append(Constraint((codes[0], b), ((other, b),)))
-    # breakdown parts add up to all, at every area
-    parts_of = defaultdict(list)
-    for b in breakdowns:
-        if b != "all":
-            parts_of[b.split("=")[0]].append(b)
-    for code in sorted(area_codes):
-        for dim, bs in parts_of.items():
-            out.append(Constraint((code, "all"), tuple((code, b) for b in sorted(bs))))
-    return [c for c in out if c.total[0] in area_codes and all(p[0] in area_codes for p in c.parts)]
+@dataclass
+class SuppressionReport:
+    """What disclosure control did (never published: primary and complementary look the same)."""
+
+    cells: int = 0  # distinct counts (merged rows) checked
+    rows: int = 0
+    primary: int = 0  # withheld cells, primary (including structural zeros)
+    complementary: int = 0  # withheld cells, chosen by the elimination or forced by the LP check
+    forced: int = 0  # of which forced by the interval check
+    rounds: int = 0
+    kept_from_previous: int = 0  # complementary cells also withheld last release
+    lps: int = 0
+    seconds: float = 0.0
+    blocks: int = 0
+    block_seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"disclosure: {self.cells} counts in {self.blocks} blocks, {self.primary} primary and "
+            f"{self.complementary} complementary suppressions ({self.forced} from the interval check, "
+            f"{self.kept_from_previous} kept from the last release), {self.lps} LPs, {self.seconds:.1f}s"
+        )
 
 
-def protect_counts(values: dict[tuple[str, str], int], primary: set[tuple[str, str]],
-                   constraints: list[Constraint], threshold: int) -> set[tuple[str, str]]:
-    """Return the withheld cells: primary plus complements, until every constraint is protected."""
-    withheld = set(primary)
-    changed = True
-    while changed:
-        changed = False
-        for c in constraints:
-            members = (c.total,) + c.parts
-            hidden = [m for m in members if m in withheld]
-            if not hidden:
-                continue
-            hidden_parts = [p for p in c.parts if p in withheld]
-            total_published = c.total not in withheld
-            needs = len(hidden) == 1 or (
-                total_published and hidden_parts and sum(values[p] for p in hidden_parts) <= threshold
-            )
-            if not needs:
-                continue
-            candidates = sorted((values[p], p) for p in c.parts if p not in withheld)
-            if candidates:
-                withheld.add(candidates[0][1])
-            elif total_published:
-                withheld.add(c.total)
-            else:
-                continue
-            changed = True
-    return withheld
+def geography_of(hierarchy: pl.DataFrame) -> Geography:
+    return Geography.from_lookup(
+        hierarchy.select("ward_code", "district_code", "partnership_code", "county_code").iter_rows()
+    )
 
 
-def suppress(counts: pl.DataFrame, indicators: pl.DataFrame, hierarchy: pl.DataFrame, threshold: int) -> pl.DataFrame:
+@dataclass
+class Block:
+    """One indicator x period-year as the suppression and the audit see it."""
+
+    indicator_id: str
+    year: str
+    rows: np.ndarray  # row positions in the frame
+    system: sdc_system.LinkedSystem
+
+
+def block_rows(frame: pl.DataFrame) -> list[tuple[str, str, np.ndarray, list[tuple[str, str, str]]]]:
+    """(indicator_id, year, row positions, row keys (period, area_code, breakdown)) of every indicator x
+    period-year block, in (indicator, year) order; the keys sorted."""
+    keyed = frame.select("indicator_id", "period", "area_code", "breakdown").with_row_index("_row").with_columns(
+        pl.col("period").str.split(" ").list.first().alias("_year")
+    )
+    out = []
+    for (ind, year), grp in keyed.group_by("indicator_id", "_year", maintain_order=True):
+        grp = grp.sort("period", "area_code", "breakdown")
+        keys = list(zip(grp["period"].to_list(), grp["area_code"].to_list(), grp["breakdown"].to_list(), strict=True))
+        out.append((ind, year, grp["_row"].to_numpy(), keys))
+    out.sort(key=lambda b: (b[0], b[1]))
+    return out
+
+
+def build_block(indicator_id: str, year: str, rows: np.ndarray, keys, geo: Geography) -> Block:
+    try:
+        return Block(indicator_id, year, rows, build_system(keys, geo))
+    except sdc_system.SystemError_ as e:
+        raise DisclosureError(f"{indicator_id} {year}: {e}") from None
+
+
+def blocks_of(frame: pl.DataFrame, geo: Geography) -> list[Block]:
+    """Split rows (indicator_id, period, area_code, breakdown, ...) into indicator x period-year blocks."""
+    return [build_block(ind, year, rows, keys, geo) for ind, year, rows, keys in block_rows(frame)]
+
+
+def _candidate_order(system: sdc_system.LinkedSystem, cells: list[int], weight: list[float],
+                     previous: set[int]) -> list[int]:
+    """Most wanted published first; the end of the list is where complements are taken."""
+
+    def key(c: int):
+        first = min(system.keys[r] for r in system.cell_rows[c])
+        return (c in previous, system.cell_level[c], not system.cell_is_total[c], not system.cell_is_year[c],
+                -weight[c], first)
+
+    return sorted(cells, key=key)
+
+
+def _force_choice(duals: np.ndarray, order_rank: dict[int, int], published: list[int]) -> int | None:
+    """The published cell holding a failing cell (non-zero LP dual) that is least wanted published."""
+    holding = [published[j] for j in np.flatnonzero(duals > 1e-9) if published[j] in order_rank]
+    if not holding:  # nothing published holds it (should not happen): take the least wanted published cell
+        holding = [c for c in published if c in order_rank]
+    if not holding:
+        return None
+    return max(holding, key=lambda c: order_rank[c])
+
+
+def relation_failures(system: sdc_system.LinkedSystem, withheld: set[int], value_systems: list[list[float]],
+                      threshold: int, rank: dict[int, int]) -> set[int]:
+    """The cheap interval check on the true counts: in every relation whose total is published, the
+    withheld parts' sum is derivable (total minus the published parts), so it must exceed
+    `threshold`; where it does not, the published part least wanted published is returned to force."""
+    forced: set[int] = set()
+    for total, parts in system.relations:
+        if total in withheld:
+            continue
+        hidden = [p for p in parts if p in withheld]
+        if not hidden:
+            continue
+        for values in value_systems:
+            if sum(values[p] for p in hidden) <= threshold:
+                published = [p for p in parts if p not in withheld and p in rank]
+                if published:
+                    forced.add(max(published, key=rank.__getitem__))
+                break
+    return forced
+
+
+@dataclass
+class CountSystem:
+    """One additive count attacked over the linked tables: its true value per cell and per row."""
+
+    name: str
+    cells: list[float]
+    rows: list[float | None] | None = None
+
+
+def protect_block(
+    system: sdc_system.LinkedSystem,
+    num: list[int],
+    den: list[float | None],
+    client: bool,
+    sensitive: bool,
+    threshold: int,
+    previous: set[int] | None = None,
+    num_rows: list[float | None] | None = None,
+    den_rows: list[float | None] | None = None,
+    mean: bool = False,
+) -> tuple[set[int], set[int], set[int], int, int]:
+    """Withheld cells of one block: (withheld, primary, forced, rounds, lps). All cells are merged cells.
+
+    `num`/`den`: true counts per cell; `num_rows`/`den_rows` the same per row (optional: they seed the
+    attacker with the data itself, for speed). `mean`: the numerator is not a count of people (a mean's
+    min(sum, n)); then the people counted, the client denominator n, is the count attacked.
+    """
+    n = system.n_cells
+    previous = previous or set()
+    t = threshold
+    structural: set[int] = set()
+    primary: set[int] = set()
+    for c in range(n):
+        d = den[c]
+        if not client and d is not None and d == 0 and num[c] == 0:
+            structural.add(c)  # no population, no count: known to everyone, protects nothing
+            continue
+        small = num[c] <= t
+        if client:
+            small = small or d <= t or (sensitive and not mean and d - num[c] <= t)
+        elif sensitive and d is not None:
+            small = small or d - num[c] <= t
+        if small:
+            primary.add(c)
+
+    def rows_minus(a, b):
+        if a is None or b is None:
+            return None
+        return [None if x is None or y is None else x - y for x, y in zip(a, b, strict=True)]
+
+    if mean:
+        attacked = [CountSystem("denominator", [float(d) for d in den], den_rows)]
+    else:
+        attacked = [CountSystem("numerator", [float(v) for v in num], num_rows)]
+        if client and sensitive:
+            attacked.append(CountSystem("complement", [float(den[c] - num[c]) for c in range(n)],
+                                        rows_minus(den_rows, num_rows)))
+    # the cheap relation check also covers a public-population complement (population - numerator)
+    cheap_values = [a.cells for a in attacked]
+    if sensitive and not client:
+        cheap_values.append([float(den[c] - num[c]) if den[c] is not None else np.inf for c in range(n)])
+
+    weight = [float(den[c]) if client else float(num[c]) for c in range(n)]
+    candidates = _candidate_order(system, [c for c in range(n) if c not in primary and c not in structural],
+                                  weight, previous)
+    rank = {c: i for i, c in enumerate(candidates)}
+    forced: set[int] = set()
+    lps = 0
+    # feasible points per count system, seeded with the data itself and kept between rounds: a later
+    # round only withholds more, so the points stay feasible and only new doubts need new LPs
+    pools: list[list[np.ndarray]] = []
+    for a in attacked:
+        x = sdc_system.true_point(system, a.rows) if a.rows is not None else None
+        pools.append([x] if x is not None else [])
+    for rounds in range(1, MAX_ROUNDS + 1):
+        protect = primary | forced
+        # cells that are a strict part of a group of interchangeable never-published wards, quarters or
+        # categories can never be derived (sdc_system.lump): the elimination runs on the lumped system
+        lumped = sdc_system.lump(system, protect)
+        secondary = gauss_secondary(
+            lumped.system, [c for c in protect if not lumped.partial[c]], [c for c in candidates if c not in forced],
+            structural,
+        )
+        withheld = protect | secondary
+        cheap = relation_failures(system, withheld, cheap_values, t, rank) - forced
+        if cheap:
+            forced |= cheap
+            continue
+        published = [c for c in range(n) if c not in withheld and c not in structural]
+        hidden = sorted(withheld)
+        limits = None
+        if sensitive and not client:
+            limits = np.array([(den[c] - t - 1) if den[c] is not None else np.inf for c in hidden])
+        new_forced: set[int] = set()
+        for pool, a in zip(pools, attacked, strict=True):
+            attacker = Attacker(system, published, [a.cells[c] for c in published], hidden, t,
+                                lo_limits=limits if a.name == "numerator" else None,
+                                known_zero=sorted(structural), points=pool)
+            result = attacker.run(exact_failures=False)
+            pool[:] = pool[:1] + attacker.points_original()
+            lps += result.lps
+            for duals in result.failing_duals:
+                choice = _force_choice(duals, rank, published)
+                if choice is not None:
+                    new_forced.add(choice)
+        if not new_forced:
+            return withheld | structural, primary | structural, forced, rounds, lps
+        forced |= new_forced
+    raise DisclosureError(f"interval protection did not converge in {MAX_ROUNDS} rounds")
+
+
+def suppress_with_report(
+    counts: pl.DataFrame,
+    indicators: pl.DataFrame,
+    hierarchy: pl.DataFrame,
+    threshold: int,
+    previous: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, SuppressionReport]:
     """counts (measures.OUTPUT_SCHEMA) -> the same rows with withheld counts nulled and `suppressed`.
 
-    `indicators` gives per indicator_id: denominator_kind ('client'|'population') and sensitive (bool).
+    `indicators` gives per indicator_id: denominator_kind ('client'|'population'), sensitive (bool) and
+    optionally ci_method ('mean_t': the numerator is min(sum, n), the denominator n is the people).
+    `previous`: the last release's withheld pattern (indicator_id, period, area_code, breakdown,
+    suppressed), or None; an indicator id `X #...` (a component measures made) matches `X`.
     """
+    started = time.perf_counter()
+    report = SuppressionReport(rows=counts.height)
     meta = {r["indicator_id"]: r for r in indicators.iter_rows(named=True)}
-    withheld_rows: set[tuple] = set()
-    for (ind, period), group in counts.group_by("indicator_id", "period", maintain_order=True):
-        kind = meta[ind]["denominator_kind"]
-        sensitive = bool(meta[ind]["sensitive"])
-        area_codes = set(group["area_code"].to_list())
-        constraints = linked_constraints(hierarchy, sorted(set(group["breakdown"].to_list())), area_codes)
-        rows = group.select("area_code", "breakdown", "numerator", "denominator").rows()
-        num = {(a, b): n for a, b, n, _ in rows}
-        den = {(a, b): d for a, b, _, d in rows}
-        withheld = {k for k, n in num.items() if n <= threshold}
-        if kind == "client":
-            dens = {k: int(round(v)) for k, v in den.items()}
-            withheld |= {k for k, d in dens.items() if d <= threshold}
-            if sensitive:
-                withheld |= {k for k in num if dens[k] - num[k] <= threshold}
-            # rows are withheld whole (numerator and client denominator), so both count systems must
-            # hold against subtraction with the same set of withheld rows
-            while True:
-                grown = protect_counts(dens, protect_counts(num, withheld, constraints, threshold),
-                                       constraints, threshold)
-                if grown == withheld:
-                    break
-                withheld = grown
-        else:
-            withheld = protect_counts(num, withheld, constraints, threshold)
-        withheld_rows |= {(ind, period, a, b) for a, b in withheld}
-    flags = pl.DataFrame(
-        [(*k, True) for k in withheld_rows],
-        schema={"indicator_id": pl.String, "period": pl.String, "area_code": pl.String,
-                "breakdown": pl.String, "suppressed": pl.Boolean},
-        orient="row",
-    )
+    prev_keys: set[tuple[str, str, str, str]] = set()
+    if previous is not None and previous.height:
+        prev_keys = set(previous.filter(pl.col("suppressed").fill_null(False)).select(*KEY).iter_rows())
+    geo = geography_of(hierarchy)
+    suppressed = np.zeros(counts.height, dtype=bool)
+    nums = counts["numerator"].to_list()
+    dens = counts["denominator"].to_list()
+    jobs = []
+    for ind, year, rows, keys in block_rows(counts):
+        m = meta[ind]
+        client = m["denominator_kind"] == "client"
+        base = ind.split(" #")[0]
+        jobs.append({
+            "indicator_id": ind, "year": year, "keys": keys, "geo": geo, "threshold": threshold,
+            "client": client, "sensitive": bool(m.get("sensitive") or False), "mean": m.get("ci_method") == "mean_t",
+            "num_rows": [None if nums[r] is None else float(nums[r]) for r in rows],
+            "den_rows": [None if dens[r] is None else float(round(dens[r]) if client else dens[r]) for r in rows],
+            "previous": [(base, *k) in prev_keys for k in keys],
+        })
+    blocks = block_rows(counts)
+    results = sdc_system.run_jobs(protect_job, jobs, [len(j["keys"]) for j in jobs])
+    for (_, _, rows, _), job, res in zip(blocks, jobs, results, strict=True):
+        suppressed[rows[res["withheld_rows"]]] = True
+        report.cells += res["cells"]
+        report.primary += res["primary"]
+        report.complementary += res["complementary"]
+        report.forced += res["forced"]
+        report.kept_from_previous += res["kept"]
+        report.rounds = max(report.rounds, res["rounds"])
+        report.lps += res["lps"]
+        report.blocks += 1
+        report.block_seconds[f"{job['indicator_id']} {job['year']}"] = res["seconds"]
     kinds = indicators.select("indicator_id", "denominator_kind")
     out = (
-        counts.join(flags, on=list(KEY), how="left")
+        counts.with_columns(pl.Series("suppressed", suppressed))
         .join(kinds, on="indicator_id", how="left")
-        .with_columns(pl.col("suppressed").fill_null(False))
         .with_columns(
             pl.when(pl.col("suppressed")).then(None).otherwise(pl.col("numerator")).alias("numerator"),
             pl.when(pl.col("suppressed") & (pl.col("denominator_kind") == "client"))
@@ -152,4 +326,44 @@ def suppress(counts: pl.DataFrame, indicators: pl.DataFrame, hierarchy: pl.DataF
         )
         .drop("denominator_kind")
     )
-    return out
+    report.seconds = time.perf_counter() - started
+    return out, report
+
+
+def protect_job(job: dict) -> dict:
+    """One block, self-contained (runs in a worker process): the withheld rows and the counts."""
+    t0 = time.perf_counter()
+    ind, year = job["indicator_id"], job["year"]
+    block = build_block(ind, year, np.arange(len(job["keys"])), job["keys"], job["geo"])
+    system = block.system
+    client = job["client"]
+    try:
+        num = [int(v) for v in system.cell_values(job["num_rows"], "numerator")]
+        den = system.cell_values(job["den_rows"], "denominator")
+        if client and any(d is None for d in den):
+            raise sdc_system.SystemError_("a client denominator is missing")
+        prev_cells = {system.cell_of_row[i] for i, was in enumerate(job["previous"]) if was}
+        withheld, primary, forced, rounds, lps = protect_block(
+            system, num, den, client, job["sensitive"], job["threshold"], prev_cells, job["num_rows"],
+            job["den_rows"], job["mean"],
+        )
+    except (TypeError, sdc_system.SystemError_) as e:
+        raise DisclosureError(f"{ind} {year}: {e}") from None
+    return {
+        "withheld_rows": sorted(i for c in withheld for i in system.cell_rows[c]),
+        "cells": system.n_cells, "primary": len(primary), "complementary": len(withheld) - len(primary),
+        "forced": len(forced), "kept": len((withheld - primary) & prev_cells), "rounds": rounds, "lps": lps,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def suppress(
+    counts: pl.DataFrame,
+    indicators: pl.DataFrame,
+    hierarchy: pl.DataFrame,
+    threshold: int,
+    previous: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """`suppress_with_report` without the report."""
+    return suppress_with_report(counts, indicators, hierarchy, threshold, previous)[0]
+

@@ -2,15 +2,32 @@
 
 Pure functions, LazyFrame in and out; the runner (`pipelines.build`) collects.
 
-Every (ward, sex) cell of every period is present, zeros included, so that disclosure control sees
-the zeros; higher levels are sums of wards along `geo/hierarchy.csv`, so parents always equal the sum
-of their children and breakdown parts always add up to `all`.
+- Periods: the year of the indicator's `period_basis` (`2023/24`), its quarters when the indicator is
+  quarterly (`2023/24 Q1`; Q1 = April-June of a financial year, September-November of an academic
+  year), and 12-month windows ending at each quarter end when it is `rolling_12m` (`12m to 2024-06`).
+  Records are first counted by year and quarter; every published period is a sum of those quarters,
+  so quarters add up to their year.
+- Levels: every ward cell is present, zeros included, so that disclosure control sees the zeros;
+  districts, partnerships and the county are sums of wards along `geo/hierarchy.csv`.
+- What is published where: years at every level, with their breakdowns at district, partnership and
+  county level (`BREAKDOWN_LEVELS`; wards get `all`); quarters and 12-month windows at those levels,
+  for `all`.
+- Breakdowns: `all`, `sex=F|M`, `ethnicity=<group>` (Appendix 5 codes in the major groups, codes 19
+  and 20 and anything missing in `Not known`) and `age=<band>` (the indicator's bands): every counted
+  record is in exactly one part of each breakdown, so the parts always add up to `all`.
+- Counts per row (OUTPUT_SCHEMA): numerator and denominator, plus numerator_2 / denominator_2 (the
+  second group of a gap) and sum_squares (a mean). A population denominator comes from the ONS ward
+  population by sex and single year of age; there is none by ethnicity, so ethnicity rows of a
+  population rate carry the numerator and a NULL denominator (no value is computed for them).
+
+`disclosure_view` / `apply_disclosure` translate these rows to and from the cells the disclosure stage
+protects (counts of people), for the units whose numerator is not one (means, gaps).
 """
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.specs import IndicatorSpec
+from pipelines.specs import AgeRule, IndicatorSpec, parse_band
 
 LEVEL_COLUMNS = {
     "ward": "ward_code",
@@ -19,6 +36,12 @@ LEVEL_COLUMNS = {
     "county": "county_code",
 }
 SEXES = ("F", "M")
+#: What is published where (`indicator_counts`): years at every level, broken down (sex, ethnicity,
+#: age) at these levels only; quarters and 12-month windows at these levels, `all` only. A ward split
+#: by sex, ethnicity, age, quarter or a 12-month window of the rolling (rare-event) indicators, or a
+#: quarter split by anything, is nearly always 10 or less: every such cell would be withheld and one
+#: more for disclosure control to protect.
+BREAKDOWN_LEVELS = ("district", "partnership", "county")
 OUTPUT_SCHEMA = {
     "indicator_id": pl.String,
     "period": pl.String,
@@ -27,8 +50,44 @@ OUTPUT_SCHEMA = {
     "breakdown": pl.String,
     "numerator": pl.Int64,
     "denominator": pl.Float64,
+    "numerator_2": pl.Int64,
+    "denominator_2": pl.Float64,
+    "sum_squares": pl.Float64,
 }
+#: Appendix 5 codes -> the major ethnic groups published as `ethnicity=<group>`.
+ETHNIC_GROUPS: dict[int, str] = {
+    **{c: "White" for c in range(1, 6)},
+    **{c: "Mixed" for c in range(6, 10)},
+    **{c: "Asian" for c in range(10, 14)},
+    **{c: "Black" for c in range(14, 17)},
+    17: "Chinese",
+    18: "Other",
+    19: "Not known",
+    20: "Not known",
+}
+ETHNIC_GROUP_ORDER = ("White", "Mixed", "Asian", "Black", "Chinese", "Other", "Not known")
 _PERIOD_START_MONTH = {"financial_year": 4, "academic_year": 9}
+#: Month ending each quarter (1-4) and whether it falls in the year's second calendar year.
+_QUARTER_END = {
+    "financial_year": {1: (6, 0), 2: (9, 0), 3: (12, 0), 4: (3, 1)},
+    "academic_year": {1: (11, 0), 2: (2, 1), 3: (5, 1), 4: (8, 1)},
+}
+_POP_SCALE = 1000
+
+
+# ---------------------------------------------------------------- periods
+def year_label(start_year: int) -> str:
+    return f"{start_year}/{(start_year + 1) % 100:02d}"
+
+
+def quarter_label(year: str, quarter: int) -> str:
+    """'2024/25', 3 -> '2024/25 Q3'."""
+    return f"{year} Q{quarter}"
+
+
+def rolling_label(end_year: int, end_month: int) -> str:
+    """12 months ending with the month: '12m to 2025-03' (April 2024 to March 2025)."""
+    return f"12m to {end_year}-{end_month:02d}"
 
 
 def period_expr(basis: str, date_col: str = "event_date") -> pl.Expr:
@@ -40,6 +99,45 @@ def period_expr(basis: str, date_col: str = "event_date") -> pl.Expr:
     ).alias("period")
 
 
+def quarter_expr(basis: str, date_col: str = "event_date") -> pl.Expr:
+    """Quarter 1-4 of the period year (Q1 = April-June, or September-November for an academic year)."""
+    m = pl.col(date_col).dt.month().cast(pl.Int32)
+    start = _PERIOD_START_MONTH[basis]
+    return (((m - start + 12) % 12) // 3 + 1).cast(pl.Int32).alias("quarter")
+
+
+def period_map(spec: IndicatorSpec, years: list[str]) -> pl.DataFrame:
+    """(year, quarter) -> every published period label it belongs to: its year, its quarter when the
+    indicator is quarterly, and the four 12-month windows that contain it when it is rolling_12m.
+    A window is published only if all four of its quarters lie in `years` (the years with data)."""
+    rows: list[tuple[str, int, str]] = []
+    have = set(years)
+    for y in years:
+        for q in (1, 2, 3, 4):
+            rows.append((y, q, y))
+            if spec.frequency == "quarterly":
+                rows.append((y, q, quarter_label(y, q)))
+    if spec.rolling_12m:
+        starts = sorted(int(y[:4]) for y in years)
+        ends = _QUARTER_END[spec.period_basis]
+        for start in starts:
+            for q in (1, 2, 3, 4):
+                end = start * 4 + q - 1  # global quarter index of the window's last quarter
+                members = [(g // 4, g % 4 + 1) for g in range(end - 3, end + 1)]
+                if all(year_label(s) in have for s, _ in members):
+                    month, offset = ends[q]
+                    label = rolling_label(start + offset, month)
+                    rows.extend((year_label(s), mq, label) for s, mq in members)
+    return pl.DataFrame(rows, schema={"_year": pl.String, "_q": pl.Int32, "period": pl.String}, orient="row")
+
+
+def period_labels(spec: IndicatorSpec, years: list[str]) -> list[str]:
+    """Every period published for the indicator, years first, then quarters, then 12-month windows."""
+    labels = period_map(spec, years)["period"].unique().to_list()
+    return sorted(labels, key=lambda p: (p.startswith("12m"), len(p) > 7, p))
+
+
+# ---------------------------------------------------------------- record attributes
 def _all(filters) -> pl.Expr:
     expr = pl.lit(True)
     for f in filters:
@@ -47,40 +145,92 @@ def _all(filters) -> pl.Expr:
     return expr
 
 
-def ward_cells(
-    records: pl.LazyFrame, spec: IndicatorSpec, wards: list[str], population: pl.LazyFrame, periods: list[str]
-) -> pl.LazyFrame:
-    """Counts per (period, ward_code, sex): numerator and denominator, zeros filled in."""
-    sexes = list(spec.population.sex) if spec.population else list(SEXES)
-    cohort = records.filter(_all(spec.cohort)).with_columns(period_expr(spec.period_basis))
-    cohort = cohort.filter(pl.col("period").is_in(periods) & pl.col("sex").is_in(sexes))
-    if spec.denominator_kind == "client":
-        counts = cohort.with_columns(_all(spec.numerator).alias("numerator_flag")).group_by(
-            "period", "ward_code", "sex"
-        ).agg(
-            pl.col("numerator_flag").sum().cast(pl.Int64).alias("numerator"),
-            pl.len().cast(pl.Float64).alias("denominator"),
-        )
+def age_expr(rule: AgeRule, columns: list[str]) -> pl.Expr:
+    """The record's age under the rule (Int32; null where it cannot be known, see AgeRule)."""
+    if rule.at == "event":
+        return pl.col("age_at_event").cast(pl.Int32)
+    if rule.at == "31 August":
+        return pl.col("age_at_31aug").cast(pl.Int32)
+    if "age_at_31mar" in columns:
+        return pl.col("age_at_31mar").cast(pl.Int32)
+    e = pl.col("event_date")
+    snapshot = (e.dt.month().cast(pl.Int32) == 3) & (e.dt.day().cast(pl.Int32) == 31)
+    return pl.when(snapshot).then(pl.col("age_at_event").cast(pl.Int32)).otherwise(None)
+
+
+def ethnic_group_expr(col: str = "ethnicity") -> pl.Expr:
+    """Appendix 5 code -> major group; anything else (missing, out of range) -> 'Not known'."""
+    codes = list(ETHNIC_GROUPS)
+    return (
+        pl.col(col).cast(pl.Int64, strict=False)
+        .replace_strict(codes, [ETHNIC_GROUPS[c] for c in codes], default="Not known", return_dtype=pl.String)
+        .fill_null("Not known")
+    )
+
+
+def band_expr(rule: AgeRule, age: pl.Expr) -> pl.Expr:
+    out = pl.lit(None, dtype=pl.String)
+    expr = None
+    for b in rule.bands:
+        lo, hi = parse_band(b)
+        cond = age.is_between(lo, hi)
+        expr = pl.when(cond).then(pl.lit(b)) if expr is None else expr.when(cond).then(pl.lit(b))
+    return out if expr is None else expr.otherwise(None)
+
+
+def breakdown_labels(spec: IndicatorSpec) -> list[str]:
+    labels = ["all"]
+    dims = spec.published_breakdowns
+    if "sex" in dims:
+        labels += [f"sex={s}" for s in spec.sexes]
+    if "ethnicity" in dims:
+        labels += [f"ethnicity={g}" for g in ETHNIC_GROUP_ORDER]
+    if "age" in dims and spec.age_rule:
+        labels += [f"age={b}" for b in spec.age_rule.bands]
+    return labels
+
+
+def _record_measures(spec: IndicatorSpec) -> list[pl.Expr]:
+    """Per-record contributions: _x, _n (client), _x2, _n2 (gap), _ss (mean)."""
+    num = _all(spec.numerator).fill_null(False)
+    one = pl.lit(1, dtype=pl.Int64)
+    zero = pl.lit(0, dtype=pl.Int64)
+    if spec.ci_method == "mean_t":
+        v = pl.col(spec.sum_field).cast(pl.Float64)
+        return [v.alias("_x"), one.alias("_n"), (v * v).alias("_ss")]
+    if spec.ci_method == "newcombe":
+        g1 = _all(spec.comparison.group_1).fill_null(False)
+        g2 = _all(spec.comparison.group_2).fill_null(False)
+        return [
+            (num & g1).cast(pl.Int64).alias("_x"), g1.cast(pl.Int64).alias("_n"),
+            (num & g2).cast(pl.Int64).alias("_x2"), g2.cast(pl.Int64).alias("_n2"),
+        ]
+    if spec.sum_field:
+        x = pl.when(num).then(pl.col(spec.sum_field).cast(pl.Float64).fill_null(0.0)).otherwise(0.0)
     else:
-        counts = cohort.filter(_all(spec.numerator)).group_by("period", "ward_code", "sex").agg(
-            pl.len().cast(pl.Int64).alias("numerator")
-        )
-    grid = (
-        pl.LazyFrame({"ward_code": wards})
-        .join(pl.LazyFrame({"sex": sexes}), how="cross")
-        .join(pl.LazyFrame({"period": periods}), how="cross")
-    )
-    cells = grid.join(counts, on=["period", "ward_code", "sex"], how="left")
+        x = num.cast(pl.Int64)
+    out = [x.alias("_x")]
     if spec.denominator_kind == "client":
-        return cells.with_columns(pl.col("numerator").fill_null(0), pl.col("denominator").fill_null(0.0))
-    pop = (
-        population.filter(pl.col("age").is_between(spec.population.age_min, spec.population.age_max))
-        .group_by("ward_code", "sex")
-        .agg(pl.col("population").sum().alias("denominator"))
-    )
-    return cells.with_columns(pl.col("numerator").fill_null(0)).join(pop, on=["ward_code", "sex"], how="left")
+        out.append(one.alias("_n"))
+    else:
+        out.append(zero.alias("_n"))
+    return out
 
 
+def _count_cols(spec: IndicatorSpec) -> list[str]:
+    cols = ["_x", "_n"]
+    if spec.ci_method == "newcombe":
+        cols += ["_x2", "_n2"]
+    if spec.ci_method == "mean_t":
+        cols += ["_ss"]
+    return cols
+
+
+def _sums(spec: IndicatorSpec) -> list[pl.Expr]:
+    return [pl.col(c).sum().alias(c) for c in _count_cols(spec)]
+
+
+# ---------------------------------------------------------------- the stage
 def indicator_counts(
     records: pl.LazyFrame,
     spec: IndicatorSpec,
@@ -88,31 +238,216 @@ def indicator_counts(
     population: pl.LazyFrame,
     periods: list[str],
 ) -> pl.LazyFrame:
-    """All levels and breakdowns (all, sex=F, sex=M) for one indicator, in OUTPUT_SCHEMA.
+    """All periods, levels and breakdowns of one indicator, in OUTPUT_SCHEMA.
 
-    `hierarchy` is the (small, static) ward lookup: ward_code, district_code, partnership_code,
-    county_code.
+    `periods` are the year labels (`2023/24`) with data; quarters and 12-month windows are derived
+    from them (`period_map`). `hierarchy` is the (small, static) ward lookup: ward_code,
+    district_code, partnership_code, county_code. `population`: ward_code, sex, age, population.
     """
-    cells = ward_cells(records, spec, hierarchy["ward_code"].to_list(), population, periods).join(
-        hierarchy.lazy(), on="ward_code", how="left"
+    columns = records.collect_schema().names()
+    keep = _all(spec.cohort) & pl.col("sex").is_in(list(spec.sexes))
+    if spec.comparison:
+        keep = keep & (_all(spec.comparison.group_1) | _all(spec.comparison.group_2)).fill_null(False)
+    if spec.ci_method == "mean_t":
+        keep = keep & pl.col(spec.sum_field).is_not_null()
+    dims = spec.published_breakdowns
+    rule = spec.age_rule
+    attrs = [period_expr(spec.period_basis).alias("_year"), quarter_expr(spec.period_basis).alias("_q")]
+    if rule:
+        attrs.append(age_expr(rule, columns).alias("_age"))
+    cohort = records.with_columns(attrs)
+    if rule:
+        keep = keep & pl.col("_age").is_between(rule.min, rule.max).fill_null(False)
+    cohort = cohort.filter(keep.fill_null(False) & pl.col("_year").is_in(periods))
+    keys = ["_year", "_q", "ward_code", "sex"]
+    extra_attrs = []
+    if "ethnicity" in dims:
+        extra_attrs.append(ethnic_group_expr().alias("_eth"))
+        keys.append("_eth")
+    if "age" in dims and rule:
+        extra_attrs.append(band_expr(rule, pl.col("_age")).alias("_band"))
+        keys.append("_band")
+    base = cohort.with_columns(*extra_attrs, *_record_measures(spec)).group_by(keys).agg(_sums(spec))
+
+    pmap = period_map(spec, periods).lazy()
+    pkeys = ["period"] + keys[2:]
+    per_period = base.join(pmap, on=["_year", "_q"], how="inner").group_by(pkeys).agg(_sums(spec))
+
+    label_of = {
+        "sex": pl.concat_str([pl.lit("sex="), pl.col("sex")]),
+        "ethnicity": pl.concat_str([pl.lit("ethnicity="), pl.col("_eth")]),
+        "age": pl.concat_str([pl.lit("age="), pl.col("_band")]),
+    }
+    sums = _sums(spec)
+    parts = [per_period.group_by("period", "ward_code").agg(sums).with_columns(pl.lit("all").alias("breakdown"))]
+    for d in dims:
+        parts.append(
+            per_period.with_columns(label_of[d].alias("breakdown")).group_by("period", "ward_code", "breakdown").agg(sums)
+        )
+    ward_counts = pl.concat(parts, how="diagonal_relaxed")
+
+    labels = breakdown_labels(spec)
+    grid = (
+        pl.LazyFrame({"period": period_labels(spec, periods)})
+        .join(pl.LazyFrame({"ward_code": hierarchy["ward_code"].to_list()}), how="cross")
+        .join(pl.LazyFrame({"breakdown": labels}), how="cross")
     )
-    parts = []
+    count_cols = _count_cols(spec)
+    cells = grid.join(ward_counts, on=["period", "ward_code", "breakdown"], how="left").with_columns(
+        pl.col(c).fill_null(0) for c in count_cols
+    )
+    if spec.denominator_kind == "population":
+        cells = cells.join(_ward_population(spec, population, labels), on=["ward_code", "breakdown"], how="left")
+    cells = cells.join(hierarchy.lazy(), on="ward_code", how="left")
+
+    out = []
     for level, col in LEVEL_COLUMNS.items():
-        for breakdown in ("all", "sex"):
-            keys = ["period", col] + (["sex"] if breakdown == "sex" else [])
-            agg = cells.group_by(keys).agg(pl.col("numerator").sum(), pl.col("denominator").sum())
-            label = pl.lit("all") if breakdown == "all" else pl.concat_str([pl.lit("sex="), pl.col("sex")])
-            parts.append(
-                agg.select(
-                    pl.lit(spec.id).alias("indicator_id"),
-                    "period",
-                    pl.col(col).alias("area_code"),
-                    pl.lit(level).alias("area_level"),
-                    label.alias("breakdown"),
-                    pl.col("numerator").cast(pl.Int64),
-                    pl.col("denominator").cast(pl.Float64),
-                )
-            )
-    return pl.concat(parts)
+        agg = [pl.col(c).sum() for c in count_cols]
+        if spec.denominator_kind == "population":
+            agg.append(pl.col("_pop").sum())
+        out.append(
+            cells.group_by("period", col, "breakdown")
+            .agg(agg)
+            .with_columns(pl.col(col).alias("area_code"), pl.lit(level).alias("area_level"))
+        )
+    above_wards = pl.col("area_level").is_in(BREAKDOWN_LEVELS)
+    year = ~pl.col("period").str.contains(" ")
+    total = pl.col("breakdown") == "all"
+    stacked = pl.concat(out, how="diagonal_relaxed").filter((year & (above_wards | total)) | (~year & above_wards & total))
+    return stacked.select(_output_columns(spec, count_cols))
 
 
+def _ward_population(spec: IndicatorSpec, population: pl.LazyFrame, labels: list[str]) -> pl.LazyFrame:
+    """Population per ward and breakdown label: all, sex, age band; NULL for ethnicity (none by ethnicity)."""
+    p = spec.population
+    # summed in thousandths as integers: exact, so that coterminous areas get equal denominators
+    pop = population.filter(
+        pl.col("age").is_between(p.age_min, p.age_max) & pl.col("sex").is_in(list(p.sex))
+    ).with_columns((pl.col("population") * _POP_SCALE).round(0).cast(pl.Int64).alias("population"))
+    parts = [pop.group_by("ward_code").agg(pl.col("population").sum().alias("_pop")).with_columns(
+        pl.lit("all").alias("breakdown"))]
+    parts.append(
+        pop.group_by("ward_code", "sex").agg(pl.col("population").sum().alias("_pop"))
+        .select("ward_code", pl.concat_str([pl.lit("sex="), pl.col("sex")]).alias("breakdown"), "_pop")
+    )
+    if spec.age_rule and spec.age_rule.bands:
+        parts.append(
+            pop.with_columns(band_expr(spec.age_rule, pl.col("age")).alias("_band"))
+            .filter(pl.col("_band").is_not_null())
+            .group_by("ward_code", "_band").agg(pl.col("population").sum().alias("_pop"))
+            .select("ward_code", pl.concat_str([pl.lit("age="), pl.col("_band")]).alias("breakdown"), "_pop")
+        )
+    table = pl.concat([t.select("ward_code", "breakdown", "_pop") for t in parts])
+    return table.filter(pl.col("breakdown").is_in(labels))
+
+
+def _output_columns(spec: IndicatorSpec, count_cols: list[str]) -> list[pl.Expr]:
+    null_i, null_f = pl.lit(None, dtype=pl.Int64), pl.lit(None, dtype=pl.Float64)
+    numerator = pl.col("_x").round(0).cast(pl.Int64) if spec.ci_method == "mean_t" or spec.sum_field else pl.col(
+        "_x").cast(pl.Int64)
+    if spec.denominator_kind == "population":
+        denominator = (
+            pl.when(pl.col("breakdown").str.starts_with("ethnicity=")).then(null_f)
+            .otherwise(pl.col("_pop").cast(pl.Float64) / _POP_SCALE)
+        )
+    else:
+        denominator = pl.col("_n").cast(pl.Float64)
+    gap = spec.ci_method == "newcombe"
+    return [
+        pl.lit(spec.id).alias("indicator_id"),
+        pl.col("period"),
+        pl.col("area_code"),
+        pl.col("area_level"),
+        pl.col("breakdown"),
+        numerator.alias("numerator"),
+        denominator.alias("denominator"),
+        (pl.col("_x2").cast(pl.Int64) if gap else null_i).alias("numerator_2"),
+        (pl.col("_n2").cast(pl.Float64) if gap else null_f).alias("denominator_2"),
+        (pl.col("_ss").cast(pl.Float64) if "_ss" in count_cols else null_f).alias("sum_squares"),
+    ]
+
+
+# ---------------------------------------------------------------- disclosure cells
+COMPONENT = " #"
+_KEY = ["indicator_id", "period", "area_code", "breakdown"]
+_CELL_COLUMNS = ["indicator_id", "period", "area_code", "area_level", "breakdown", "numerator", "denominator"]
+
+
+def disclosure_view(
+    counts: pl.DataFrame, indicators: pl.DataFrame, threshold: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cells the disclosure stage protects, as counts of people, and their indicator table.
+
+    indicators: indicator_id, ci_method, denominator_kind, sensitive. Proportions and rates are their
+    own cells. A gap ("newcombe") is two cells per row, `<id> #1` (group 1) and `<id> #2` (group 2),
+    each protected like a proportion. A mean ("mean_t") is protected through its count of people n
+    (the denominator) and min(sum, n) as its numerator, so that a row is withheld when n or the sum
+    is `threshold` or less and withheld cells never add up to a small n or sum; the "denominator minus
+    numerator" rule of sensitive indicators does not apply to a mean.
+    """
+    meta = indicators.select("indicator_id", "ci_method", "denominator_kind", pl.col("sensitive").fill_null(False))
+    joined = counts.join(meta.select("indicator_id", "ci_method"), on="indicator_id", how="left")
+    plain = joined.filter(~pl.col("ci_method").is_in(["mean_t", "newcombe"])).select(_CELL_COLUMNS)
+    means = joined.filter(pl.col("ci_method") == "mean_t").with_columns(
+        pl.min_horizontal(pl.col("numerator"), pl.col("denominator").round(0).cast(pl.Int64)).alias("numerator")
+    ).select(_CELL_COLUMNS)
+    gaps = joined.filter(pl.col("ci_method") == "newcombe")
+    gap_cells = [
+        gaps.with_columns(pl.concat_str([pl.col("indicator_id"), pl.lit(f"{COMPONENT}1")]).alias("indicator_id"))
+        .select(_CELL_COLUMNS),
+        gaps.with_columns(
+            pl.concat_str([pl.col("indicator_id"), pl.lit(f"{COMPONENT}2")]).alias("indicator_id"),
+            pl.col("numerator_2").alias("numerator"),
+            pl.col("denominator_2").alias("denominator"),
+        ).select(_CELL_COLUMNS),
+    ]
+    cells = pl.concat([plain, means, *gap_cells])
+    # a 12-month window is protected as its own table (it is no quarter of a year): its own block
+    rolling = pl.col("period").str.starts_with("12m")
+    cells = cells.with_columns(
+        pl.when(rolling).then(pl.concat_str([pl.col("indicator_id"), pl.lit(COMPONENT), pl.col("period")]))
+        .otherwise(pl.col("indicator_id")).alias("indicator_id")
+    )
+    gap_ids = meta.filter(pl.col("ci_method") == "newcombe")
+    cell_meta = pl.concat([
+        meta.filter(pl.col("ci_method") != "newcombe").with_columns(
+            pl.when(pl.col("ci_method") == "mean_t").then(False).otherwise(pl.col("sensitive")).alias("sensitive")
+        ),
+        gap_ids.with_columns(pl.concat_str([pl.col("indicator_id"), pl.lit(f"{COMPONENT}1")]).alias("indicator_id")),
+        gap_ids.with_columns(pl.concat_str([pl.col("indicator_id"), pl.lit(f"{COMPONENT}2")]).alias("indicator_id")),
+    ]).select("indicator_id", "denominator_kind", "sensitive", "ci_method")
+    windows = (
+        cells.filter(rolling).select("indicator_id").unique()
+        .with_columns(pl.col("indicator_id").str.replace(rf"{COMPONENT}12m.*$", "").alias("_of"))
+        .join(cell_meta.rename({"indicator_id": "_of"}), on="_of", how="left").drop("_of")
+    )
+    cell_meta = pl.concat([cell_meta, windows.select(cell_meta.columns)])
+    return cells, cell_meta
+
+
+def apply_disclosure(counts: pl.DataFrame, protected: pl.DataFrame, indicators: pl.DataFrame) -> pl.DataFrame:
+    """counts + `suppressed` from the protected cells (a row is withheld if any of its cells is); the
+    counts of a withheld row are nulled (a population denominator stays: it is public)."""
+    flags = (
+        protected.select(
+            pl.col("indicator_id").str.replace(rf"{COMPONENT}.*$", ""), "period", "area_code", "breakdown",
+            pl.col("suppressed").fill_null(False),
+        )
+        .group_by(_KEY)
+        .agg(pl.col("suppressed").any())
+    )
+    kinds = indicators.select("indicator_id", pl.col("denominator_kind").alias("_kind"))
+    supp = pl.col("suppressed")
+    out = (
+        counts.join(flags, on=_KEY, how="left")
+        .join(kinds, on="indicator_id", how="left")
+        .with_columns(supp.fill_null(False))
+        .with_columns(
+            *[pl.when(supp).then(None).otherwise(pl.col(c)).alias(c)
+              for c in ("numerator", "numerator_2", "denominator_2", "sum_squares")],
+            pl.when(supp & (pl.col("_kind") == "client")).then(None).otherwise(pl.col("denominator")).alias(
+                "denominator"),
+        )
+        .drop("_kind")
+    )
+    return out

@@ -30,6 +30,15 @@ RELEASE_TABLES: dict[str, list[str]] = {
 }
 
 
+#: Tables beyond the contract's, optional (an older release may lack them), with their leading columns.
+EXTRA_TABLES: dict[str, list[str]] = {
+    "corrections": ["id", "supplier", "indicator_id", "area_code", "period", "description", "reported_on",
+                    "deadline", "status", "closed_in_release"],
+    "changes": ["indicator_id", "period", "area_code", "breakdown", "previous_value", "value",
+                "previous_suppressed", "suppressed", "change"],
+}
+
+
 class ReleaseContractError(ValueError):
     pass
 
@@ -55,9 +64,10 @@ def write_release(tables: dict[str, pl.DataFrame], target: Path) -> Path:
         con = duckdb.connect(str(tmp))
         try:
             for name, frame in tables.items():
-                if name not in RELEASE_TABLES:
+                leading = RELEASE_TABLES.get(name, EXTRA_TABLES.get(name))
+                if leading is None:
                     raise ReleaseContractError(f"unknown release table {name}")
-                ordered = RELEASE_TABLES[name] + [c for c in frame.columns if c not in RELEASE_TABLES[name]]
+                ordered = leading + [c for c in frame.columns if c not in leading]
                 con.register("incoming", frame.select(ordered).to_arrow())
                 con.execute("CREATE TABLE " + name + " AS SELECT * FROM incoming")  # name from the allowlist
                 con.unregister("incoming")

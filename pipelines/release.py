@@ -236,3 +236,58 @@ class ReleaseReader:
             """,
             {"id": indicator_id},
         )
+
+    # ------------------------------------------------------------------ corrections and changes
+    def _has_table(self, name: str) -> bool:
+        rows = self._rows(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = $name",
+            {"name": name},
+        )
+        return bool(rows[0][0])
+
+    def published_values(self) -> pl.DataFrame:
+        """indicator_id, period, area_code, area_level, breakdown, value, suppressed of every row
+        (what the next build compares with to list the figures that changed)."""
+        return self._frame(
+            "SELECT indicator_id, period, area_code, area_level, breakdown, value, suppressed FROM indicator_values"
+        )
+
+    def corrections(self, open_only: bool = False) -> pl.DataFrame:
+        """Corrections published with the release (open, and recently closed): id, supplier, indicator_id,
+        area_code, period, description, reported_on, deadline, status, closed_in_release; by deadline.
+        Empty (same columns) for a release built before corrections were published."""
+        if not self._has_table("corrections"):
+            return pl.DataFrame(schema=_CORRECTIONS_SCHEMA)
+        frame = self._frame(
+            "SELECT * FROM corrections WHERE NOT $open OR status = 'open' ORDER BY status DESC, deadline, id",
+            {"open": open_only},
+        )
+        return frame if frame.height else pl.DataFrame(schema=_CORRECTIONS_SCHEMA)
+
+    def changes(self) -> pl.DataFrame:
+        """Figures changed since the previous release: indicator_id, period, area_code, area_level, breakdown,
+        previous_value, value, previous_suppressed, suppressed, change (new, changed, removed),
+        previous_release_id. A withheld value is NULL. Empty for a first release or an older one."""
+        if not self._has_table("changes"):
+            return pl.DataFrame(schema=_CHANGES_SCHEMA)
+        frame = self._frame(
+            f"""
+            SELECT c.* FROM changes c LEFT JOIN indicators i ON i.indicator_id = c.indicator_id
+            ORDER BY {_INDICATOR_ORDER}, c.period, list_position(['county', 'partnership', 'district', 'ward'],
+                     c.area_level), c.area_code, c.breakdown
+            """
+        )
+        return frame if frame.height else pl.DataFrame(schema=_CHANGES_SCHEMA)
+
+
+_CORRECTIONS_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(), "supplier": pl.String(), "indicator_id": pl.String(), "area_code": pl.String(),
+    "period": pl.String(), "description": pl.String(), "reported_on": pl.Date(), "deadline": pl.Date(),
+    "status": pl.String(), "closed_in_release": pl.String(),
+}
+_CHANGES_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_id": pl.String(), "period": pl.String(), "area_code": pl.String(), "area_level": pl.String(),
+    "breakdown": pl.String(), "previous_value": pl.Float64(), "value": pl.Float64(),
+    "previous_suppressed": pl.Boolean(), "suppressed": pl.Boolean(), "change": pl.String(),
+    "previous_release_id": pl.String(),
+}

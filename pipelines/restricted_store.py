@@ -11,16 +11,18 @@ The directory is owner-only (0o700), the database file and the pseudonymisation 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import secrets
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from pipelines import config
-from pipelines.specs import IDENT
+from pipelines.specs import IDENT, Agreement
 
 KEY_BYTES = 32
 
@@ -74,6 +76,16 @@ CREATE TABLE IF NOT EXISTS supplies (
     loaded_at TIMESTAMP NOT NULL,
     date_provided DATE,
     refresh_date DATE
+)
+"""
+
+
+_AGREEMENTS_DDL = """
+CREATE TABLE IF NOT EXISTS agreements (
+    supplier_code VARCHAR NOT NULL,
+    yaml_text VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    saved_at TIMESTAMP NOT NULL
 )
 """
 
@@ -147,6 +159,7 @@ class RestrictedStore:
             raise StoreError(f"{self.path}: cannot open the restricted store: {str(e).splitlines()[0]}") from None
         os.chmod(self.path, 0o600)
         self._con.execute(_SUPPLIES_DDL)
+        self._con.execute(_AGREEMENTS_DDL)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -171,7 +184,11 @@ class RestrictedStore:
 
     # ------------------------------------------------------------------ reading
     def _query(self, sql: str, params: list | None = None) -> pl.DataFrame:
-        return self.con.sql(sql, params=params or None).pl()
+        rel = self.con.sql(sql, params=params or None)
+        try:
+            return rel.pl()
+        finally:
+            rel.close()
 
     def _columns(self, table: str) -> dict[str, str]:
         rows = self.con.execute(
@@ -207,6 +224,50 @@ class RestrictedStore:
             return 0
         return int(self.con.execute(f"SELECT CAST(count(*) AS BIGINT) FROM {table}").fetchall()[0][0])
 
+    def existing_supply(self, dataset: str, period: str) -> dict | None:
+        """The stored supply of this dataset and period (a `supplies` row as a dict), or None."""
+        df = self._query("SELECT * FROM supplies WHERE dataset = ? AND period = ? ORDER BY loaded_at DESC LIMIT 1",
+                         [dataset, period])
+        return df.row(0, named=True) if df.height else None
+
+    # ------------------------------------------------------------------ agreements
+    def save_agreement(self, agreement: Agreement, yaml_text: str) -> bool:
+        """Keep the agreement a supply was checked against: a new row when its text changed (history kept).
+
+        Returns True if a new version was saved, False if the latest saved text is the same.
+        """
+        code = _ident(agreement.supplier_code, "supplier_code")
+        sha = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
+        latest = self.con.execute(
+            "SELECT sha256 FROM agreements WHERE supplier_code = ? ORDER BY saved_at DESC LIMIT 1", [code]
+        ).fetchall()
+        if latest and latest[0][0] == sha:
+            return False
+        saved_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.con.execute("INSERT INTO agreements VALUES (?, ?, ?, ?)", [code, yaml_text, sha, saved_at])
+        return True
+
+    def agreement(self, supplier_code: str) -> Agreement | None:
+        """The latest saved agreement of a supplier, or None."""
+        rows = self.con.execute(
+            "SELECT yaml_text FROM agreements WHERE supplier_code = ? ORDER BY saved_at DESC LIMIT 1",
+            [supplier_code],
+        ).fetchall()
+        return _parse_agreement(rows[0][0]) if rows else None
+
+    def agreements(self) -> list[Agreement]:
+        """The latest saved agreement of every supplier, by supplier_code."""
+        rows = self.con.execute(
+            "SELECT yaml_text FROM agreements "
+            "QUALIFY row_number() OVER (PARTITION BY supplier_code ORDER BY saved_at DESC) = 1 "
+            "ORDER BY supplier_code"
+        ).fetchall()
+        return [_parse_agreement(r[0]) for r in rows]
+
+    def agreement_history(self) -> pl.DataFrame:
+        """supplier_code, sha256, saved_at of every saved version, oldest first."""
+        return self._query("SELECT supplier_code, sha256, saved_at FROM agreements ORDER BY saved_at, supplier_code")
+
     # ------------------------------------------------------------------ writing
     def replace_supply(self, meta: dict, frame: pl.DataFrame) -> str:
         """Store one supply, replacing any earlier supply of the same (dataset, period). One transaction.
@@ -215,39 +276,50 @@ class RestrictedStore:
         date_provided, refresh_date (rows and loaded_at are set here). `frame`: the minimised records,
         typed (String, Int32, Int64, Float64, Date, Boolean). Returns the new supply_id.
         """
+        return self.replace_supply_batches(meta, [frame])
+
+    def replace_supply_batches(self, meta: dict, batches: Iterable[pl.DataFrame]) -> str:
+        """As `replace_supply`, with the records arriving in batches (all with the same columns).
+
+        Everything happens in one transaction: the earlier supply's rows are deleted, each batch is
+        inserted as it comes, and the supply is committed only when the iterable is exhausted. If the
+        iterable raises (e.g. the ingest found an error in a later batch), everything is rolled back and
+        the exception propagates: the store is as it was.
+        """
         dataset = _ident(meta["dataset"], "dataset")
         _ident(meta["supplier_code"], "supplier_code")
         table = _table(dataset)
-        if "supply_id" in frame.columns:
-            raise StoreError("the frame must not carry supply_id: the store assigns it")
-        columns = {c: _sql_type(frame.schema[c]) for c in frame.columns}
-        for c in columns:
-            _ident(c, "column")
         supply_id = uuid.uuid4().hex
-        loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} (supply_id VARCHAR NOT NULL, "
-                + ", ".join(f"{_quote(c)} {t}" for c, t in columns.items())
-                + ")"
-            )
-            existing = self._columns(f"ds_{dataset}")
-            for c, t in columns.items():
-                if c not in existing:
-                    con.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(c)} {t}")
-                elif existing[c] != t and not (existing[c] == "DOUBLE" and t in {"BIGINT", "INTEGER"}):
-                    raise StoreError(
-                        f"ds_{dataset}.{c} is stored as {existing[c]} but this supply has {t}: "
-                        "a field's type changed in the agreement"
-                    )
-            con.execute(
-                f"DELETE FROM {table} WHERE supply_id IN "
-                "(SELECT supply_id FROM supplies WHERE dataset = ? AND period = ?)",
-                [dataset, meta["period"]],
-            )
+            if dataset in self.datasets():
+                con.execute(
+                    f"DELETE FROM {table} WHERE supply_id IN "
+                    "(SELECT supply_id FROM supplies WHERE dataset = ? AND period = ?)",
+                    [dataset, meta["period"]],
+                )
             con.execute("DELETE FROM supplies WHERE dataset = ? AND period = ?", [dataset, meta["period"]])
+            rows, columns = 0, None
+            for frame in batches:
+                if "supply_id" in frame.columns:
+                    raise StoreError("the frame must not carry supply_id: the store assigns it")
+                if columns is None:
+                    columns = self._prepare_table(dataset, frame)
+                elif list(frame.columns) != list(columns):
+                    raise StoreError("every batch of a supply must have the same columns")
+                if frame.height:
+                    view = f"_incoming_{supply_id}"
+                    con.register(view, frame.to_arrow())
+                    try:
+                        cols = ", ".join(_quote(c) for c in columns)
+                        con.execute(
+                            f'INSERT INTO {table} (supply_id, {cols}) SELECT ?, {cols} FROM "{view}"', [supply_id]
+                        )
+                    finally:
+                        con.unregister(view)
+                    rows += frame.height
+            loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             con.execute(
                 "INSERT INTO supplies (supply_id, supplier_code, supplier, dataset, record_level, period, "
                 "file_name, file_sha256, rows, loaded_at, date_provided, refresh_date) "
@@ -255,25 +327,73 @@ class RestrictedStore:
                 [
                     supply_id, meta["supplier_code"], meta.get("supplier"), dataset,
                     meta.get("record_level", "client"), meta["period"], meta.get("file_name"),
-                    meta.get("file_sha256"), frame.height, loaded_at, meta.get("date_provided"),
+                    meta.get("file_sha256"), rows, loaded_at, meta.get("date_provided"),
                     meta.get("refresh_date"),
                 ],
             )
-            if frame.height:
-                view = f"_incoming_{supply_id}"
-                con.register(view, frame.to_arrow())
-                try:
-                    cols = ", ".join(_quote(c) for c in columns)
-                    con.execute(
-                        f'INSERT INTO {table} (supply_id, {cols}) SELECT ?, {cols} FROM "{view}"', [supply_id]
-                    )
-                finally:
-                    con.unregister(view)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
         return supply_id
+
+    def _prepare_table(self, dataset: str, frame: pl.DataFrame) -> dict[str, str]:
+        """Create ds_<dataset> or add the frame's new columns (inside the caller's transaction)."""
+        table = _table(dataset)
+        columns = {c: _sql_type(frame.schema[c]) for c in frame.columns}
+        for c in columns:
+            _ident(c, "column")
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (supply_id VARCHAR NOT NULL, "
+            + ", ".join(f"{_quote(c)} {t}" for c, t in columns.items())
+            + ")"
+        )
+        existing = self._columns(f"ds_{dataset}")
+        for c, t in columns.items():
+            if c not in existing:
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(c)} {t}")
+            elif existing[c] != t and not (existing[c] == "DOUBLE" and t in {"BIGINT", "INTEGER"}):
+                raise StoreError(
+                    f"ds_{dataset}.{c} is stored as {existing[c]} but this supply has {t}: "
+                    "a field's type changed in the agreement"
+                )
+        return columns
+
+    def purge_before(self, cutoff: dt.date, dry_run: bool = False) -> list[dict]:
+        """Delete client-level records whose event_date is before `cutoff`, and the supplies this leaves
+        with no records, in one transaction (rolled back instead when `dry_run`).
+
+        Returns one dict per client-level dataset: dataset, records (removed), supplies (the removed
+        supplies as {supply_id, period, file_name}). Aggregate datasets (no event_date) are left alone.
+        """
+        con = self.con
+        out: list[dict] = []
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for dataset in self.datasets():
+                table = _table(dataset)
+                if "event_date" not in self._columns(f"ds_{dataset}"):
+                    continue
+                affected = [r[0] for r in con.execute(
+                    f"SELECT DISTINCT supply_id FROM {table} WHERE event_date < ?", [cutoff]).fetchall()]
+                n = int(con.execute(f"SELECT CAST(count(*) AS BIGINT) FROM {table} WHERE event_date < ?",
+                                    [cutoff]).fetchall()[0][0])
+                con.execute(f"DELETE FROM {table} WHERE event_date < ?", [cutoff])
+                emptied: list[dict] = []
+                for supply_id in affected:
+                    left = con.execute(f"SELECT count(*) FROM {table} WHERE supply_id = ?", [supply_id]).fetchall()
+                    if left[0][0] == 0:
+                        row = con.execute("SELECT period, file_name FROM supplies WHERE supply_id = ?",
+                                          [supply_id]).fetchall()
+                        con.execute("DELETE FROM supplies WHERE supply_id = ?", [supply_id])
+                        if row:
+                            emptied.append({"supply_id": supply_id, "period": row[0][0], "file_name": row[0][1]})
+                out.append({"dataset": dataset, "records": n, "supplies": sorted(emptied, key=lambda s: s["period"])})
+            con.execute("ROLLBACK" if dry_run else "COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return out
 
     def delete_supply(self, supply_id: str) -> bool:
         """Remove one supply and its rows (one transaction). False if there was no such supply."""
@@ -292,3 +412,9 @@ class RestrictedStore:
             con.execute("ROLLBACK")
             raise
         return True
+
+
+def _parse_agreement(yaml_text: str) -> Agreement:
+    import yaml
+
+    return Agreement.model_validate(yaml.safe_load(yaml_text))

@@ -3,10 +3,17 @@
 Methods follow PHEindicatormethods (re-implemented from the published formulas; see
 `../shared/reference/ci_methods.md`):
 
-- proportions: Wilson score interval, no continuity correction (Wilson 1927);
-- crude rates: exact Poisson limits (chi-square / gamma form) when the count x < 10, Byar's
+- proportions ("wilson"): Wilson score interval, no continuity correction (Wilson 1927);
+- crude rates ("byars"): exact Poisson limits (chi-square / gamma form) when the count x < 10, Byar's
   approximation (Breslow & Day 1987) when x >= 10;
+- means ("mean_t"): Student t interval from the client-level sum, count and sum of squares,
+  mean +/- t(n-1) * s / sqrt(n) (e.g. Altman et al. 2000, *Statistics with Confidence*, ch. 4);
+- gaps between two proportions ("newcombe"): Newcombe's hybrid score interval (Newcombe 1998,
+  method 10) built from the two Wilson intervals;
 - z = Phi^-1(1 - alpha/2): 1.959964 at 95%, 3.090232 at 99.8%.
+
+Columns used by the frame functions: numerator, denominator, multiplier, ci_method, and where the method
+needs them numerator_2 / denominator_2 (the second group of a gap) and sum_squares (a mean).
 
 The scalar functions are the reference; `add_confidence_limits` is the vectorised stage used by the build
 and gives the same numbers (a property test checks this).
@@ -21,7 +28,10 @@ import numpy as np
 import polars as pl
 from scipy import stats as _sps
 
-CiMethod = Literal["wilson", "byars"]
+CiMethod = Literal["wilson", "byars", "mean_t", "newcombe"]
+CI_METHODS: tuple[str, ...] = ("wilson", "byars", "mean_t", "newcombe")
+#: The extra count columns some methods read (absent columns are taken as null).
+EXTRA_COLUMNS = ("numerator_2", "denominator_2", "sum_squares")
 
 #: Below this count a rate uses exact Poisson limits; from it upwards Byar's (PHE: "x < 10 -> exact").
 EXACT_BELOW = 10
@@ -123,19 +133,77 @@ def rate_limits(
     return x / n * multiplier, lo / n * multiplier, hi / n * multiplier
 
 
+def mean_t_limits(total: float, n: float, sum_sq: float, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, lower, upper) of a mean from the client-level sum, count and sum of squares.
+
+    mean = total/n; s^2 = (sum_sq - total^2/n)/(n - 1); limits = mean -/+ t(1 - alpha/2; n - 1) * s/sqrt(n).
+    Requires n >= 2 (one value has no spread).
+    """
+    if total is None or n is None or sum_sq is None:
+        raise ValueError("mean_t_limits needs a sum, a count and a sum of squares")
+    if n < 2:
+        raise ValueError(f"a mean's limits need at least 2 values, got {n}")
+    c = _confidence(confidence)
+    mean = total / n
+    var = max(0.0, (sum_sq - total * total / n) / (n - 1))
+    if c == 1:
+        return mean, -math.inf, math.inf
+    t = float(_sps.t.ppf(c + (1 - c) / 2, n - 1))
+    half = t * math.sqrt(var / n)
+    return mean, mean - half, mean + half
+
+
+def newcombe(x1: float, n1: float, x2: float, n2: float, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(d, lower, upper) of the difference d = x1/n1 - x2/n2, as proportions, by Newcombe's method 10.
+
+    With Wilson limits (l1, u1) of p1 and (l2, u2) of p2 at the same confidence:
+    lower = d - sqrt((p1 - l1)^2 + (u2 - p2)^2), upper = d + sqrt((u1 - p1)^2 + (p2 - l2)^2).
+    """
+    p1, l1, u1 = wilson(x1, n1, confidence)
+    p2, l2, u2 = wilson(x2, n2, confidence)
+    d = p1 - p2
+    return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
 def limits(
-    x: float, n: float, ci_method: CiMethod, multiplier: float = 1, confidence: float = 0.95
+    x: float,
+    n: float,
+    ci_method: CiMethod,
+    multiplier: float = 1,
+    confidence: float = 0.95,
+    *,
+    x2: float | None = None,
+    n2: float | None = None,
+    sum_sq: float | None = None,
 ) -> tuple[float, float, float]:
-    """(value, lower, upper) in the indicator's unit (x multiplier) for either ci_method."""
+    """(value, lower, upper) in the indicator's unit (x multiplier) for any ci_method.
+
+    wilson: x of n; byars: count x over n; mean_t: x = sum of the values, n = how many, sum_sq = sum of
+    their squares; newcombe: x of n (group 1) minus x2 of n2 (group 2).
+    """
     if ci_method == "wilson":
         return tuple(v * multiplier for v in wilson(x, n, confidence))  # type: ignore[return-value]
     if ci_method == "byars":
         return rate_limits(x, n, multiplier, confidence)
+    if ci_method == "mean_t":
+        return tuple(v * multiplier for v in mean_t_limits(x, n, sum_sq, confidence))  # type: ignore[arg-type,return-value]
+    if ci_method == "newcombe":
+        if x2 is None or n2 is None:
+            raise ValueError("newcombe needs the second group's numerator and denominator")
+        return tuple(v * multiplier for v in newcombe(x, n, x2, n2, confidence))  # type: ignore[return-value]
     raise ValueError(f"unknown ci_method {ci_method!r}")
 
 
-def compare(x1: float, n1: float, x2: float, n2: float, ci_method: CiMethod) -> float | None:
-    """z statistic for sample 1 against sample 2 (positive: sample 1 is higher). See `compare_expr`."""
+def compare(
+    x1: float, n1: float, x2: float, n2: float, ci_method: CiMethod, *,
+    a_x2: float | None = None, a_n2: float | None = None, a_ss: float | None = None,
+    b_x2: float | None = None, b_n2: float | None = None, b_ss: float | None = None,
+) -> float | None:
+    """z statistic for sample a (x1/n1, ...) against sample b (x2/n2, ...); positive: a is higher.
+
+    a_x2/a_n2 and b_x2/b_n2 are the second groups of a gap ("newcombe"); a_ss and b_ss the sums of
+    squares of a mean ("mean_t"). See `compare_expr`.
+    """
     if ci_method == "wilson":
         p1, p2 = x1 / n1, x2 / n2
         p = (x1 + x2) / (n1 + n2)
@@ -145,6 +213,20 @@ def compare(x1: float, n1: float, x2: float, n2: float, ci_method: CiMethod) -> 
         if x1 <= 0 or x2 <= 0:
             return None
         return (math.log(x1 / n1) - math.log(x2 / n2)) / math.sqrt(1 / x1 + 1 / x2)
+    if ci_method == "mean_t":
+        if n1 < 2 or n2 < 2 or a_ss is None or b_ss is None:
+            return None
+        va = max(0.0, (a_ss - x1 * x1 / n1) / (n1 - 1))
+        vb = max(0.0, (b_ss - x2 * x2 / n2) / (n2 - 1))
+        se = math.sqrt(va / n1 + vb / n2)
+        return 0.0 if se == 0 else (x1 / n1 - x2 / n2) / se
+    if ci_method == "newcombe":
+        if None in (a_x2, a_n2, b_x2, b_n2) or min(n1, n2, a_n2, b_n2) <= 0:  # type: ignore[type-var]
+            return None
+        pa1, pa2, pb1, pb2 = x1 / n1, a_x2 / a_n2, x2 / n2, b_x2 / b_n2  # type: ignore[operator]
+        var = (pa1 * (1 - pa1) / n1 + pa2 * (1 - pa2) / a_n2 + pb1 * (1 - pb1) / n2  # type: ignore[operator]
+               + pb2 * (1 - pb2) / b_n2)  # type: ignore[operator]
+        return 0.0 if var == 0 else ((pa1 - pa2) - (pb1 - pb2)) / math.sqrt(var)
     raise ValueError(f"unknown ci_method {ci_method!r}")
 
 
@@ -189,48 +271,110 @@ def exact_poisson_exprs(x: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr
     return pl.when(x == 0).then(pl.lit(0.0)).otherwise(lower), upper
 
 
+def _t_ppf(q: float) -> Callable[[pl.Series], pl.Series]:
+    """Student t quantile at q with n - 1 degrees of freedom, for a column of n (null below 2)."""
+
+    def f(s: pl.Series) -> pl.Series:
+        df = s.cast(pl.Float64).to_numpy() - 1
+        with np.errstate(invalid="ignore"):
+            out = _sps.t.ppf(q, np.where(df >= 1, df, np.nan))
+        return pl.Series(s.name, out, dtype=pl.Float64, nan_to_null=True)
+
+    return f
+
+
+def mean_t_exprs(total: pl.Expr, n: pl.Expr, sum_sq: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:
+    """Student t (lower, upper) of a mean from sum, count and sum of squares (null where n < 2)."""
+    c = _confidence(confidence)
+    q = c + (1 - c) / 2
+    t = n.map_batches(_t_ppf(q), return_dtype=pl.Float64, is_elementwise=True)
+    var = ((sum_sq - total * total / n) / (n - 1)).clip(lower_bound=0.0)
+    half = t * (var / n).sqrt()
+    mean = total / n
+    ok = n >= 2
+    return pl.when(ok).then(mean - half), pl.when(ok).then(mean + half)
+
+
+def newcombe_exprs(
+    x1: pl.Expr, n1: pl.Expr, x2: pl.Expr, n2: pl.Expr, z: float
+) -> tuple[pl.Expr, pl.Expr]:
+    """Newcombe hybrid score (lower, upper) of p1 - p2, as proportions."""
+    l1, u1 = wilson_exprs(x1, n1, z)
+    l2, u2 = wilson_exprs(x2, n2, z)
+    p1, p2 = x1 / n1, x2 / n2
+    d = p1 - p2
+    lower = d - ((p1 - l1) ** 2 + (u2 - p2) ** 2).sqrt()
+    upper = d + ((u1 - p1) ** 2 + (p2 - l2) ** 2).sqrt()
+    return lower, upper
+
+
+def _null_float() -> pl.Expr:
+    return pl.lit(None, dtype=pl.Float64)
+
+
 def limit_exprs(
     numerator: str | pl.Expr = "numerator",
     denominator: str | pl.Expr = "denominator",
     multiplier: str | pl.Expr = "multiplier",
     ci_method: str | pl.Expr = "ci_method",
     confidence: float = 0.95,
+    numerator_2: str | pl.Expr | None = None,
+    denominator_2: str | pl.Expr | None = None,
+    sum_squares: str | pl.Expr | None = None,
 ) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(value, lower, upper) expressions in the indicator's unit; null where a count is null or n <= 0."""
+    """(value, lower, upper) expressions in the indicator's unit; null where the method's counts are
+    missing or invalid (n <= 0; a proportion's x outside 0..n; a mean with n < 2 has a value, no limits)."""
     x = _col(numerator).cast(pl.Float64)
     n = _col(denominator).cast(pl.Float64)
     m = _col(multiplier).cast(pl.Float64)
+    x2 = _col(numerator_2).cast(pl.Float64) if numerator_2 is not None else _null_float()
+    n2 = _col(denominator_2).cast(pl.Float64) if denominator_2 is not None else _null_float()
+    ss = _col(sum_squares).cast(pl.Float64) if sum_squares is not None else _null_float()
     method = _col(ci_method)
     c = _confidence(confidence)
     z = z_value(c)
     w_lo, w_hi = wilson_exprs(x, n, z)
     b_lo, b_hi = byars_exprs(x, z)
     e_lo, e_hi = exact_poisson_exprs(x, c)
+    t_lo, t_hi = mean_t_exprs(x, n, ss, c)
+    d_lo, d_hi = newcombe_exprs(x, n, x2, n2, z)
+    is_w, is_b, is_t, is_d = (method == "wilson"), (method == "byars"), (method == "mean_t"), (method == "newcombe")
     lo = (
-        pl.when(method == "wilson").then(w_lo)
-        .when(method == "byars").then(pl.when(x < EXACT_BELOW).then(e_lo / n).otherwise(b_lo / n))
+        pl.when(is_w).then(w_lo)
+        .when(is_b).then(pl.when(x < EXACT_BELOW).then(e_lo / n).otherwise(b_lo / n))
+        .when(is_t).then(t_lo)
+        .when(is_d).then(d_lo)
     )
     hi = (
-        pl.when(method == "wilson").then(w_hi)
-        .when(method == "byars").then(pl.when(x < EXACT_BELOW).then(e_hi / n).otherwise(b_hi / n))
+        pl.when(is_w).then(w_hi)
+        .when(is_b).then(pl.when(x < EXACT_BELOW).then(e_hi / n).otherwise(b_hi / n))
+        .when(is_t).then(t_hi)
+        .when(is_d).then(d_hi)
     )
-    ok = (
-        x.is_not_null() & n.is_not_null() & (n > 0) & (x >= 0)
-        & (((method == "wilson") & (x <= n)) | (method == "byars"))
+    base = x.is_not_null() & n.is_not_null() & (n > 0)
+    ok = base & (
+        (is_w & (x >= 0) & (x <= n))
+        | (is_b & (x >= 0))
+        | (is_t & ss.is_not_null())
+        | (is_d & (x >= 0) & (x <= n) & x2.is_not_null() & n2.is_not_null() & (n2 > 0) & (x2 >= 0) & (x2 <= n2))
     )
-    value = pl.when(ok).then(x / n * m)
-    return value, pl.when(ok).then(lo * m), pl.when(ok).then(hi * m)
+    value = pl.when(is_d).then(x / n - x2 / n2).otherwise(x / n)
+    return pl.when(ok).then(value * m), pl.when(ok).then(lo * m), pl.when(ok).then(hi * m)
 
 
 def add_confidence_limits(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Add value, lower_95, upper_95, lower_998, upper_998 (Float64, in the indicator's unit).
 
-    Needs columns numerator (counts, may be null), denominator (may be null), multiplier and ci_method
-    ("wilson" for proportions, "byars" for rates). Null where numerator or denominator is null or
-    denominator <= 0 (and, for a proportion, where numerator > denominator). Existing columns of those names are replaced.
+    Needs columns numerator (may be null), denominator (may be null), multiplier and ci_method
+    ("wilson" proportions, "byars" rates, "mean_t" means, "newcombe" gaps); numerator_2 and
+    denominator_2 (gaps) and sum_squares (means) are read where present. Null where a needed count is
+    null or invalid (see `limit_exprs`). Existing columns of those names are replaced.
     """
-    value, lo95, hi95 = limit_exprs(confidence=0.95)
-    _, lo998, hi998 = limit_exprs(confidence=0.998)
+    names = frame.collect_schema().names()
+    extra = {c: (c if c in names else None) for c in EXTRA_COLUMNS}
+    kw = dict(numerator_2=extra["numerator_2"], denominator_2=extra["denominator_2"], sum_squares=extra["sum_squares"])
+    value, lo95, hi95 = limit_exprs(confidence=0.95, **kw)
+    _, lo998, hi998 = limit_exprs(confidence=0.998, **kw)
     return frame.with_columns(
         value.alias("value"),
         lo95.alias("lower_95"),
@@ -246,8 +390,15 @@ def compare_expr(
     x2: str | pl.Expr,
     n2: str | pl.Expr,
     ci_method: str | pl.Expr = "ci_method",
+    *,
+    a_x2: str | pl.Expr | None = None,
+    a_n2: str | pl.Expr | None = None,
+    a_ss: str | pl.Expr | None = None,
+    b_x2: str | pl.Expr | None = None,
+    b_n2: str | pl.Expr | None = None,
+    b_ss: str | pl.Expr | None = None,
 ) -> pl.Expr:
-    """z statistic for sample 1 (x1/n1) against sample 2 (x2/n2); positive when sample 1 is higher.
+    """z statistic for sample a (x1/n1) against sample b (x2/n2); positive when sample a is higher.
 
     - "wilson" (proportions): the pooled two-proportion z test,
       z = (p1 - p2) / sqrt(p(1 - p)(1/n1 + 1/n2)) with p = (x1 + x2)/(n1 + n2); z = 0 when the pooled
@@ -255,11 +406,19 @@ def compare_expr(
     - "byars" (rates, counts assumed Poisson): the z test on the log rate ratio,
       z = ln((x1/n1)/(x2/n2)) / sqrt(1/x1 + 1/x2); null if either count is 0 (log undefined).
       The denominators are taken as fixed (population), as for the rate's own limits.
+    - "mean_t" (means; x = sum, n = count, a_ss / b_ss = sums of squares): the two-sample (Welch) z test
+      z = (m_a - m_b) / sqrt(s_a^2/n_a + s_b^2/n_b); null where a count is below 2; 0 when both spreads are 0.
+    - "newcombe" (gaps d = x/n - x2/n2 of each sample; a_x2/a_n2 and b_x2/b_n2 the second groups): the z
+      test on the difference of the two gaps, with the variance of each gap the sum of its two binomial
+      variances p(1 - p)/n (four independent groups); 0 when that variance is 0.
 
     Chosen over "do the two confidence intervals overlap", which is conservative (misses real
     differences). Null where any input is null or a denominator is <= 0.
     """
     a, na, b, nb = (_col(c).cast(pl.Float64) for c in (x1, n1, x2, n2))
+    ax2, an2, ass_, bx2, bn2, bss = (
+        _col(c).cast(pl.Float64) if c is not None else _null_float() for c in (a_x2, a_n2, a_ss, b_x2, b_n2, b_ss)
+    )
     method = _col(ci_method)
     p1, p2 = a / na, b / nb
     p = (a + b) / (na + nb)
@@ -268,9 +427,24 @@ def compare_expr(
     z_rate = pl.when((a > 0) & (b > 0)).then(
         ((a / na).log() - (b / nb).log()) / (1 / a + 1 / b).sqrt()
     )
+    va = ((ass_ - a * a / na) / (na - 1)).clip(lower_bound=0.0)
+    vb = ((bss - b * b / nb) / (nb - 1)).clip(lower_bound=0.0)
+    se_mean = (va / na + vb / nb).sqrt()
+    z_mean = (
+        pl.when((na >= 2) & (nb >= 2) & ass_.is_not_null() & bss.is_not_null())
+        .then(pl.when(se_mean > 0).then((p1 - p2) / se_mean).otherwise(pl.lit(0.0)))
+    )
+    qa, qb = ax2 / an2, bx2 / bn2
+    var_gap = p1 * (1 - p1) / na + qa * (1 - qa) / an2 + p2 * (1 - p2) / nb + qb * (1 - qb) / bn2
+    z_gap = (
+        pl.when(ax2.is_not_null() & bx2.is_not_null() & (an2 > 0) & (bn2 > 0))
+        .then(pl.when(var_gap > 0).then(((p1 - qa) - (p2 - qb)) / var_gap.sqrt()).otherwise(pl.lit(0.0)))
+    )
     ok = a.is_not_null() & b.is_not_null() & (na > 0) & (nb > 0)
     return (
         pl.when(ok & (method == "wilson")).then(z_prop)
         .when(ok & (method == "byars")).then(z_rate)
+        .when(ok & (method == "mean_t")).then(z_mean)
+        .when(ok & (method == "newcombe")).then(z_gap)
         .cast(pl.Float64)
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import shutil
 from pathlib import Path
 
 import openpyxl
@@ -12,15 +13,27 @@ import pytest
 from pipelines import geography
 from pipelines.config import GEO_DIR
 from pipelines.demo import write_demo
-from pipelines.specs import COMMON_FIELDS, load_agreement
+from pipelines.specs import COMMON_FIELDS, load_agreement, load_indicators
 
 PERIODS = ("2020-21", "2021-22", "2022-23", "2023-24", "2024-25")
-EXPECTED = {  # supplier folder -> (dataset, format, period_basis, id field, event date field, other fields)
+EXPECTED = {  # the original supplier folders -> (dataset, format, period_basis, id field, event date field, fields)
     "lchs": ("ncmp", "xlsx", "academic_year", "child_id", "measurement_date", ["school_year", "bmi_centile"]),
     "ulh": ("injury_admissions", "csv", "financial_year", "episode_id", "admission_date",
             ["admission_method", "cause"]),
     "yos": ("yjs_disposals", "csv", "financial_year", "young_person_id", "disposal_date",
             ["disposal_type", "court_disposal", "first_time_entrant"]),
+}
+#: every supplier folder and its datasets (format), as docs/architecture.md lists them
+DATASETS = {
+    "lchs": {"ncmp": "xlsx"},
+    "ulh": {"injury_admissions": "csv"},
+    "yos": {"yjs_disposals": "csv", "yos_closures": "csv"},
+    "lcc_csc": {"cin_referrals": "csv", "cin_assessments": "csv", "cp_plan_starts": "csv", "cp_plan_ends": "csv",
+                "lac_31mar": "csv", "care_leavers": "csv"},
+    "lcc_edu": {"eyfsp": "csv", "ks2": "csv", "ks4": "xlsx", "school_census": "csv", "attainment_19": "csv"},
+    "connexions": {"ccis_activity": "xlsx"},
+    "lcc_phealth": {"infant_feeding": "csv"},
+    "lish": {"teenage_conceptions": "csv", "chlamydia_tests": "csv"},
 }
 COURT = {"referral_order", "fine", "community_sentence", "custody"}
 
@@ -57,57 +70,69 @@ def _prior_31aug(d: pl.Expr) -> pl.Expr:
     return pl.date(pl.when(d.dt.month() >= 9).then(d.dt.year()).otherwise(d.dt.year() - 1), 8, 31)
 
 
+def _load(out: Path, code: str, dataset: str, periods=PERIODS) -> pl.DataFrame:
+    """One dataset, the given periods stacked, with `period`, parsed `dob_d`/`event_d`, ages and the ward."""
+    ag = load_agreement(out / code / "agreement.yaml")
+    ds = ag.dataset(dataset)
+    pcs = geography.postcodes().select("postcode", "ward_code", "district_code")
+    df = pl.concat([
+        _read(out / code / f"{dataset}_{p}.{ds.format}").with_columns(period=pl.lit(p)) for p in periods
+    ]).with_columns(
+        dob_d=pl.col("dob").str.strptime(pl.Date, "%d/%m/%Y", strict=False),
+        event_d=pl.col(ds.event_date_field).str.strptime(pl.Date, "%d/%m/%Y", strict=False),
+    )
+    return df.with_columns(
+        age=_age(pl.col("dob_d"), pl.col("event_d")),
+        age_31aug=_age(pl.col("dob_d"), _prior_31aug(pl.col("event_d"))),
+    ).join(pcs, on="postcode", how="left")
+
+
 @pytest.fixture(scope="module")
 def frames(demo) -> dict[str, pl.DataFrame]:
-    """dataset -> all periods stacked, with `period`, parsed `dob_d`/`event_d`, ages, and the ward."""
+    """The original three datasets, all periods stacked (see `_load`)."""
     out, _ = demo
-    pcs = geography.postcodes().select("postcode", "ward_code", "district_code")
-    result = {}
-    for code, (dataset, fmt, _basis, _id, event, _fields) in EXPECTED.items():
-        parts = [
-            _read(out / code / f"{dataset}_{p}.{fmt}").with_columns(period=pl.lit(p)) for p in PERIODS
-        ]
-        df = pl.concat(parts).with_columns(
-            dob_d=pl.col("dob").str.strptime(pl.Date, "%d/%m/%Y", strict=False),
-            event_d=pl.col(event).str.strptime(pl.Date, "%d/%m/%Y", strict=False),
-        )
-        df = df.with_columns(
-            age=_age(pl.col("dob_d"), pl.col("event_d")),
-            age_31aug=_age(pl.col("dob_d"), _prior_31aug(pl.col("event_d"))),
-        ).join(pcs, on="postcode", how="left")
-        result[dataset] = df
-    return result
+    return {dataset: _load(out, code, dataset) for code, (dataset, *_rest) in EXPECTED.items()}
 
 
 # ---------------------------------------------------------------- layout, determinism, agreements
 def test_summary_and_layout(demo):
     out, summary = demo
-    assert summary["suppliers"] == 3
-    assert summary["files"] == 15
+    assert summary["suppliers"] == len(DATASETS)
+    assert summary["files"] == 5 * sum(len(d) for d in DATASETS.values())
     assert summary["out"] == str(out)
-    assert 60_000 <= summary["rows"] <= 130_000
-    for code, (dataset, fmt, *_rest) in EXPECTED.items():
+    assert 800_000 <= summary["rows"] <= 1_300_000
+    for code, datasets in DATASETS.items():
         names = sorted(p.name for p in (out / code).iterdir())
-        assert names == ["agreement.yaml"] + [f"{dataset}_{p}.{fmt}" for p in PERIODS]
-    assert sorted(p.name for p in out.iterdir()) == sorted(EXPECTED)
+        assert names == sorted(["agreement.yaml"] + [f"{d}_{p}.{f}" for d, f in datasets.items() for p in PERIODS])
+    assert sorted(p.name for p in out.iterdir()) == sorted(DATASETS)
 
 
-def test_rows_total_matches_files(demo, frames):
-    _, summary = demo
-    assert sum(df.height for df in frames.values()) == summary["rows"]
+def test_rows_total_matches_files(demo):
+    out, summary = demo
+    total = 0
+    for code, datasets in DATASETS.items():
+        for d, fmt in datasets.items():
+            for p in PERIODS:
+                path = out / code / f"{d}_{p}.{fmt}"
+                total += _read(path).height if fmt == "xlsx" else pl.scan_csv(path).select(pl.len()).collect().item()
+    assert total == summary["rows"]
 
 
 def test_same_seed_byte_identical_and_other_seed_differs(demo, tmp_path):
-    out, summary = demo
-    again = write_demo(tmp_path / "again", seed=2026)
-    assert again["rows"] == summary["rows"]
-    assert _digests(tmp_path / "again") == _digests(out)
-    other = write_demo(tmp_path / "other", seed=7)
-    a, b = _digests(out), _digests(tmp_path / "other")
-    assert a.keys() == b.keys()
-    data_files = [k for k in a if not k.endswith("agreement.yaml")]
-    assert all(a[k] != b[k] for k in data_files)
-    assert other["rows"] != summary["rows"]
+    """Each dataset has its own random stream: the same seed gives byte-identical files whichever
+    datasets are written with it (a few here, to keep the test short), another seed different ones."""
+    out, _ = demo
+    few = {"ncmp", "yjs_disposals", "lac_31mar", "ks4", "infant_feeding", "cin_assessments"}
+    again = write_demo(tmp_path / "again", seed=2026, only=few)
+    a, b = _digests(out), _digests(tmp_path / "again")
+    data_files = [k for k in b if not k.endswith("agreement.yaml")]
+    assert again["files"] == len(data_files) == 5 * len(few)
+    assert all(a[k] == b[k] for k in b)  # agreements too
+    other = write_demo(tmp_path / "other", seed=7, only=few)
+    c = _digests(tmp_path / "other")
+    assert c.keys() == b.keys()
+    assert all(c[k] != b[k] for k in data_files)
+    assert other["rows"] != again["rows"]
 
 
 def test_scales():
@@ -115,6 +140,8 @@ def test_scales():
         write_demo(Path("/nonexistent/never-written"), scale="national")
     with pytest.raises(ValueError, match="unknown scale 'regional'"):
         write_demo(Path("/nonexistent/never-written"), scale="regional")
+    with pytest.raises(ValueError, match="unknown demo datasets"):
+        write_demo(Path("/nonexistent/never-written"), only={"arrests"})
 
 
 def test_agreements_load_and_declare_the_architecture_table(demo):
@@ -124,7 +151,7 @@ def test_agreements_load_and_declare_the_architecture_table(demo):
         assert ag.supplier_code == code
         assert ag.data_protection_registration.startswith("Z") and len(ag.data_protection_registration) == 8
         assert ag.review_date > dt.date(2025, 1, 1)
-        (ds,) = ag.datasets
+        ds = ag.datasets[0]
         assert (ds.dataset, ds.format, ds.period_basis, ds.record_level, ds.frequency) == (
             dataset, fmt, basis, "client", "annual"
         )
@@ -147,13 +174,36 @@ def test_agreements_load_and_declare_the_architecture_table(demo):
     assert set(yjs.field("disposal_type").values) >= COURT | {"youth_caution", "reprimand", "final_warning"}
 
 
+def test_every_agreement_covers_its_datasets_and_the_indicators_that_use_them(demo):
+    out, _ = demo
+    specs = load_indicators()
+    for code, datasets in DATASETS.items():
+        ag = load_agreement(out / code / "agreement.yaml")
+        assert ag.supplier_code == code
+        assert [d.dataset for d in ag.datasets] == list(datasets)
+        for ds in ag.datasets:
+            assert ds.format == datasets[ds.dataset]
+            assert ds.metadata.refresh_date > ds.metadata.date_provided
+            users = sorted(s.id for s in specs if s.dataset == ds.dataset and not s.local)
+            assert sorted(ds.indicators) == users, ds.dataset
+            names = {f.name for f in ds.fields}
+            for s in specs:
+                if s.dataset == ds.dataset:
+                    assert s.fields_used() <= names, (s.id, s.fields_used() - names)
+                    assert s.period_basis == ds.period_basis, s.id
+
+
 def test_columns_as_declared(demo):
     out, _ = demo
-    for code, (dataset, fmt, *_rest) in EXPECTED.items():
-        ds = load_agreement(out / code / "agreement.yaml").dataset(dataset)
-        expected = [ds.id_field, *COMMON_FIELDS, *[f.name for f in ds.fields if f.name != ds.id_field]]
-        for p in PERIODS:
-            assert _read(out / code / f"{dataset}_{p}.{fmt}").columns == expected, (code, p)
+    for code, datasets in DATASETS.items():
+        for dataset, fmt in datasets.items():
+            ds = load_agreement(out / code / "agreement.yaml").dataset(dataset)
+            expected = [ds.id_field, *COMMON_FIELDS, *[f.name for f in ds.fields if f.name != ds.id_field]]
+            for p in PERIODS:
+                path = out / code / f"{dataset}_{p}.{fmt}"
+                cols = pl.read_excel(path, infer_schema_length=0).columns if fmt == "xlsx" else pl.read_csv(
+                    path, n_rows=1, infer_schema_length=0).columns
+                assert cols == expected, (code, dataset, p)
 
 
 def test_xlsx_cells_are_text_and_numbers_as_a_supplier_sends(demo):
@@ -310,3 +360,179 @@ def test_wards_vary_with_deprivation(frames):
     inj = frames["injury_admissions"].filter(pl.col("age") <= 17).group_by("ward_code").len().join(
         pop, on="ward_code").join(dep, on="ward_code").with_columns(rate=pl.col("len") / pl.col("population"))
     assert inj.select(pl.corr("rate", "idaci_score")).item() > 0.4
+
+
+# ---------------------------------------------------------------- the children's services datasets
+NEW = {d: code for code, ds in DATASETS.items() for d in ds if code not in ("lchs", "ulh") and d != "yjs_disposals"}
+
+
+@pytest.fixture(scope="module")
+def kids(demo) -> dict[str, pl.DataFrame]:
+    """Every dataset added for the NI set, all periods stacked (see `_load`)."""
+    out, _ = demo
+    return {d: _load(out, code, d) for d, code in NEW.items()}
+
+
+def test_new_datasets_pass_ingest(demo, tmp_path, monkeypatch):
+    """One period of every new dataset through pipelines.ingest.ingest_dir: loaded, no errors."""
+    out, _ = demo
+    monkeypatch.setenv("LCP_DATA_DIR", str(tmp_path / "data"))
+    supplies = tmp_path / "supplies"
+    for d, code in NEW.items():
+        folder = supplies / code
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(out / code / "agreement.yaml", folder / "agreement.yaml")
+        fmt = DATASETS[code][d]
+        shutil.copy(out / code / f"{d}_2023-24.{fmt}", folder / f"{d}_2023-24.{fmt}")
+    from pipelines.ingest import ingest_dir
+    from pipelines.restricted_store import RestrictedStore
+
+    with RestrictedStore(tmp_path / "store.duckdb") as store:
+        results = ingest_dir(supplies, store)
+        assert sorted(r.dataset for r in results) == sorted(NEW)
+        assert all(r.outcome == "loaded" and not r.errors for r in results), [
+            str(r.errors[0]) for r in results if r.errors]
+        for r in results:  # every record is in the county (postcodes from the lookup)
+            assert r.rows == r.rows_read > 0, r.file
+        lac = store.scan("lac_31mar")
+    assert (lac["event_date"] == dt.date(2024, 3, 31)).all()
+
+
+def test_new_datasets_dates_ages_and_common_fields(kids):
+    basis = {"financial_year": ((4, 1), (3, 31)), "academic_year": ((9, 1), (8, 31))}
+    for d, df in kids.items():
+        assert df["dob_d"].null_count() == 0 and df["event_d"].null_count() == 0, d
+        assert (df["dob_d"] <= df["event_d"]).all(), d
+        assert df["ward_code"].null_count() == 0, d
+        assert set(df["gender"].unique()) <= {"F", "M"}, d
+        assert df["ethnicity"].cast(pl.Int64).is_between(1, 20).all(), d
+        ds_basis = load_agreement_for(d).period_basis
+        (sm, sd), (em, ed) = basis[ds_basis]
+        y = pl.col("period").str.slice(0, 4).cast(pl.Int32)
+        outside = df.filter(~pl.col("event_d").is_between(pl.date(y, sm, sd), pl.date(y + 1, em, ed)))
+        assert outside.height == 0, d
+        assert df["age"].max() <= 25, d
+    # academic ages of school cohorts and the snapshot ages
+    for d, age in (("eyfsp", 4), ("ks2", 10), ("ks4", 15), ("attainment_19", 18)):
+        assert (kids[d]["age_31aug"] == age).all(), d
+    assert kids["school_census"]["age_31aug"].is_between(4, 15).all()
+    assert kids["ccis_activity"]["age_31aug"].is_between(16, 18).all()
+    assert (kids["care_leavers"]["age"] == 19).all()
+    cl = kids["care_leavers"]  # the event is the 19th birthday itself
+    assert (cl["dob_d"].dt.offset_by("19y") == cl["event_d"]).mean() > 0.99
+    assert (kids["infant_feeding"]["event_d"] - kids["infant_feeding"]["dob_d"]).dt.total_days().unique().to_list() == [56]
+    lac = kids["lac_31mar"]
+    assert (lac["event_d"].dt.month() == 3).all() and (lac["event_d"].dt.day() == 31).all()
+    assert lac["age"].is_between(0, 17).all()
+    assert set(kids["teenage_conceptions"]["gender"].unique()) == {"F"}
+    assert kids["teenage_conceptions"]["age"].is_between(13, 19).all()
+    assert kids["chlamydia_tests"]["age"].is_between(15, 25).all()
+    assert kids["yos_closures"]["age"].is_between(10, 17).all()
+
+
+def load_agreement_for(dataset: str):
+    code = NEW[dataset]
+    return next(d for d in _AGREEMENTS[code].datasets if d.dataset == dataset)
+
+
+_AGREEMENTS: dict = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _agreements(demo):
+    out, _ = demo
+    for code in DATASETS:
+        _AGREEMENTS[code] = load_agreement(out / code / "agreement.yaml")
+
+
+def _share(df: pl.DataFrame, cond: pl.Expr) -> float:
+    return df.select(cond.mean()).item()
+
+
+def test_new_datasets_have_realistic_levels(kids):
+    pop = geography.population()
+    aged = lambda lo, hi, sex=("F", "M"): pop.filter(  # noqa: E731
+        pl.col("age").is_between(lo, hi) & pl.col("sex").is_in(list(sex)))["population"].sum()
+    k = kids
+    per_year = lambda df: df.height / len(PERIODS)  # noqa: E731
+    assert 400 <= per_year(k["cin_referrals"]) / aged(0, 17) * 10_000 <= 650  # referrals per 10,000
+    assert 0.72 <= _share(k["cin_referrals"], pl.col("led_to_assessment") == "Y") <= 0.86
+    ini = k["cin_assessments"].filter(pl.col("assessment_type") == "initial")
+    core = k["cin_assessments"].filter(pl.col("assessment_type") == "core")
+    assert 0.65 <= _share(ini, pl.col("working_days").cast(pl.Int64) <= 7) <= 0.88
+    assert 0.70 <= _share(core, pl.col("working_days").cast(pl.Int64) <= 35) <= 0.90
+    assert 30 <= per_year(k["cp_plan_starts"]) / aged(0, 17) * 10_000 <= 60
+    assert 0.15 <= _share(k["cp_plan_starts"], pl.col("previous_plan") == "Y") <= 0.30
+    assert 0.01 <= _share(k["cp_plan_ends"], pl.col("duration_days").cast(pl.Int64) >= 730) <= 0.07
+    assert 35 <= per_year(k["lac_31mar"]) / aged(0, 17) * 10_000 <= 65
+    lac = k["lac_31mar"].with_columns(pl.col("sdq_score").cast(pl.Int64))
+    assert 0.07 <= _share(lac, pl.col("placements_in_year").cast(pl.Int64) >= 3) <= 0.16
+    assert lac.filter(~pl.col("age").is_between(4, 16))["sdq_score"].null_count() == lac.filter(
+        ~pl.col("age").is_between(4, 16)).height  # no SDQ outside the ages
+    assert 12.5 <= lac["sdq_score"].mean() <= 16.5
+    assert 60 <= per_year(k["care_leavers"]) <= 140
+    assert 0.58 <= _share(k["eyfsp"], pl.col("gld") == "Y") <= 0.72
+    assert 0.55 <= _share(k["ks2"], pl.col("rwm_expected") == "Y") <= 0.68
+    em = (pl.col("english_grade").cast(pl.Int64) >= 4) & (pl.col("maths_grade").cast(pl.Int64) >= 4)
+    assert 0.58 <= _share(k["ks4"], em) <= 0.72
+    assert 0.17 <= _share(k["ks2"], pl.col("fsm") == "Y") <= 0.30
+    assert 0.25 <= _share(k["ks4"], pl.col("looked_after") == "Y") * 100 <= 1.2
+    sec = k["school_census"].filter(pl.col("phase") == "secondary")
+    assert 0.07 <= _share(sec, pl.col("absence_pct").cast(pl.Float64) >= 20) <= 0.2
+    assert 0.0004 <= _share(k["school_census"], pl.col("permanently_excluded") == "Y") <= 0.0015
+    assert 0.7 <= _share(k["attainment_19"], pl.col("level2_by_19") == "Y") <= 0.88
+    known = k["ccis_activity"].filter(~pl.col("activity").is_in(["custody", "asylum_seeker", "not_known"]))
+    assert 0.04 <= _share(known, pl.col("activity").str.starts_with("neet")) <= 0.09
+    assert 0.38 <= _share(k["infant_feeding"], pl.col("feeding_status").str.ends_with("breastfed")
+                          & ~pl.col("feeding_status").str.starts_with("not")) <= 0.55
+    u18 = k["teenage_conceptions"].filter(pl.col("age") <= 17).height / len(PERIODS)
+    assert 8 <= u18 / aged(15, 17, ("F",)) * 1000 <= 22  # per 1,000 girls aged 15-17
+    first = k["chlamydia_tests"].filter((pl.col("first_test_in_year") == "Y") & (pl.col("age") <= 19))
+    assert 0.06 <= first.height / len(PERIODS) / aged(15, 19) <= 0.14
+    assert 0.6 <= _share(k["yos_closures"], pl.col("ete_suitable") == "Y") <= 0.85
+
+
+def test_new_datasets_internal_consistency(kids):
+    ass = kids["cin_assessments"].with_columns(
+        start=pl.col("start_date").str.strptime(pl.Date, "%d/%m/%Y"), wd=pl.col("working_days").cast(pl.Int64))
+    # working days agree with the dates: weekdays from start to completion (less bank holidays)
+    import numpy as np
+
+    weekdays = np.busday_count(ass["start"].to_numpy(), ass["event_d"].to_numpy())
+    assert (ass["wd"].to_numpy() <= weekdays).all()
+    assert ((weekdays - ass["wd"].to_numpy()) <= 12).all()  # at most the bank holidays of a few months
+    cpe = kids["cp_plan_ends"].with_columns(start=pl.col("plan_start_date").str.strptime(pl.Date, "%d/%m/%Y"))
+    assert ((cpe["event_d"] - cpe["start"]).dt.total_days() == cpe["duration_days"].cast(pl.Int64)).all()
+    assert (cpe["start"] >= cpe["dob_d"]).all()
+    ks2 = kids["ks2"]
+    assert ((ks2["rwm_expected"] == "Y") == ((ks2["english_expected"] == "Y") & (ks2["maths_expected"] == "Y"))).all()
+    sc = kids["school_census"].with_columns(pl.col("sessions_possible", "sessions_absent").cast(pl.Int64),
+                                            pl.col("absence_pct").cast(pl.Float64))
+    assert ((sc["sessions_absent"] / sc["sessions_possible"] * 100 - sc["absence_pct"]).abs() <= 0.05 + 1e-9).all()
+    assert ((sc["phase"] == "secondary") == ((sc["age_31aug"] >= 11) & (sc["phase"] != "special"))).all()
+    lac = kids["lac_31mar"].with_columns(pl.col("months_looked_after", "months_in_placement").cast(pl.Int64))
+    assert (lac["months_in_placement"] <= lac["months_looked_after"]).all()
+    yc = kids["yos_closures"].with_columns(pl.col("ete_hours").cast(pl.Int64))
+    need = pl.when(pl.col("age") < 16).then(25).otherwise(16)
+    assert (yc.select((pl.col("ete_hours") >= need) == (pl.col("ete_suitable") == "Y")).to_series()).all()
+    ch = kids["chlamydia_tests"]
+    assert 0.7 <= _share(ch, pl.col("first_test_in_year") == "Y") < 1.0  # retests are in the supply
+
+
+def test_new_datasets_vary_with_deprivation(kids):
+    dep = pl.read_csv(GEO_DIR / "deprivation_ward.csv", columns=["ward_code", "idaci_score"],
+                      schema_overrides={"idaci_score": pl.Float64})
+    pop = geography.population().filter(pl.col("age") <= 17).group_by("ward_code").agg(pl.col("population").sum())
+
+    def corr(df: pl.DataFrame, value: pl.Expr) -> float:
+        by = df.group_by("ward_code").agg(value.alias("v")).join(dep, on="ward_code")
+        return by.select(pl.corr("v", "idaci_score")).item()
+
+    assert corr(kids["ks2"], (pl.col("fsm") == "Y").mean()) > 0.5
+    assert corr(kids["ks2"], (pl.col("rwm_expected") == "Y").mean()) < -0.3
+    rate = kids["lac_31mar"].group_by("ward_code").len().join(pop, on="ward_code")
+    assert rate.join(dep, on="ward_code").select(pl.corr(pl.col("len") / pl.col("population"), "idaci_score")).item() > 0.4
+    known = kids["ccis_activity"].filter(~pl.col("activity").is_in(["custody", "asylum_seeker", "not_known"]))
+    assert corr(known, pl.col("activity").str.starts_with("neet").mean()) > 0.3
+    bf = pl.col("feeding_status").is_in(["totally_breastfed", "partially_breastfed"]).mean()
+    assert corr(kids["infant_feeding"], bf) < -0.3

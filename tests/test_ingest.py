@@ -288,7 +288,7 @@ FILE_CASES = {
 FILE_EXPECT = {
     "missing_column": ("ethnicity", 1, "missing column"),
     "semicolon": ("dob", 1, "comma-separated"),
-    "latin1": (None, 3, "not UTF-8"),
+    "latin1": ("note", 3, "not UTF-8"),
     "empty": (None, None, "empty"),
     "header_only": (None, None, "no data rows"),
     "ragged": (None, 3, "11 fields"),

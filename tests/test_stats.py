@@ -243,3 +243,182 @@ def test_compare_expr_matches_scalar():
     assert z[2] == 0.0
     assert z[3] is None and z[4] is None and z[5] is None
     assert not any(isinstance(v, float) and math.isnan(v) for v in z)
+
+
+# ---------------------------------------------------------------- means (Student t), by hand
+def test_mean_t_five_values():
+    # values 10, 12, 14, 16, 18: n = 5, sum = 70, sum of squares = 100 + 144 + 196 + 256 + 324 = 1020
+    #   mean = 14; s^2 = (1020 - 70^2/5)/4 = (1020 - 980)/4 = 10; se = sqrt(10/5) = 1.4142136
+    #   95%: t(0.975; 4) = 2.7764451 -> half = 3.9264863 -> 10.0735137 .. 17.9264863
+    #   99.8%: t(0.999; 4) = 7.1731822 -> half = 10.1444116 -> 3.8555884 .. 24.1444116
+    assert stats.mean_t_limits(70, 5, 1020) == pytest.approx((14.0, 10.0735137, 17.9264863), abs=1e-6)
+    assert stats.mean_t_limits(70, 5, 1020, 0.998) == pytest.approx((14.0, 3.8555884, 24.1444116), abs=1e-6)
+    assert stats.limits(70, 5, "mean_t", 1, 0.95, sum_sq=1020) == pytest.approx((14.0, 10.0735137, 17.9264863))
+
+
+def test_mean_t_no_spread_and_bad_input():
+    # all five values 14: s = 0, so the interval is the mean itself
+    assert stats.mean_t_limits(70, 5, 980) == pytest.approx((14.0, 14.0, 14.0))
+    with pytest.raises(ValueError):
+        stats.mean_t_limits(14, 1, 196)  # one value: no spread
+    with pytest.raises(ValueError):
+        stats.limits(70, 5, "mean_t", 1)  # no sum of squares
+
+
+def test_mean_t_large_sample_is_close_to_normal():
+    # n = 400 values with mean 14 and s = 6 (sum of squares = (n - 1) s^2 + n mean^2):
+    #   se = 6/20 = 0.3; t(0.975; 399) = 1.9659 (normal 1.95996) -> 14 -/+ 0.58977
+    n, mean, s = 400, 14.0, 6.0
+    v, lo, hi = stats.mean_t_limits(n * mean, n, (n - 1) * s * s + n * mean * mean)
+    assert v == pytest.approx(14.0)
+    assert hi - v == pytest.approx(0.589774, abs=1e-5)
+    assert hi - v > stats.Z95 * 0.3  # t is wider than z
+
+
+# ---------------------------------------------------------------- gaps (Newcombe method 10)
+@pytest.mark.parametrize("x1,n1,x2,n2,lower,upper", [
+    # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10 (score, no continuity
+    # correction): the eight published examples
+    (56, 70, 48, 80, 0.0524, 0.3339),
+    (9, 10, 3, 10, 0.1705, 0.8090),
+    (6, 7, 2, 7, 0.0582, 0.8062),
+    (5, 56, 0, 29, -0.0381, 0.1926),
+    (0, 10, 0, 20, -0.1611, 0.2775),
+    (0, 10, 0, 10, -0.2775, 0.2775),
+    (10, 10, 0, 20, 0.6791, 1.0000),
+    (10, 10, 0, 10, 0.6075, 1.0000),
+])
+def test_newcombe_published_examples(x1, n1, x2, n2, lower, upper):
+    d, lo, hi = stats.newcombe(x1, n1, x2, n2)
+    assert d == pytest.approx(x1 / n1 - x2 / n2)
+    assert lo == pytest.approx(lower, abs=5e-5)
+    assert hi == pytest.approx(upper, abs=5e-5)
+
+
+def test_newcombe_by_hand_from_wilson_limits():
+    # 56/70 - 48/80: Wilson 95% limits p1 = 0.8 (0.69183, 0.87695), p2 = 0.6 (0.49045, 0.70038)
+    #   lower = 0.2 - sqrt((0.8 - 0.69183)^2 + (0.70038 - 0.6)^2) = 0.2 - sqrt(0.011701 + 0.010076)
+    #         = 0.2 - 0.147569 = 0.052431
+    #   upper = 0.2 + sqrt((0.87695 - 0.8)^2 + (0.6 - 0.49045)^2) = 0.2 + sqrt(0.005922 + 0.012001)
+    #         = 0.2 + 0.133873 = 0.333873; x 100 -> percentage points
+    _, l1, u1 = stats.wilson(56, 70)
+    _, l2, u2 = stats.wilson(48, 80)
+    assert (l1, u1, l2, u2) == pytest.approx((0.69183, 0.87695, 0.49045, 0.70038), abs=1e-5)
+    assert stats.limits(56, 70, "newcombe", 100, x2=48, n2=80) == pytest.approx((20.0, 5.2431, 33.3873), abs=1e-3)
+    with pytest.raises(ValueError):
+        stats.limits(56, 70, "newcombe", 100)  # the second group is needed
+
+
+def test_mixed_frame_hand_values_and_nulls():
+    rows = [
+        (70, 5.0, None, None, 1020.0, 1, "mean_t"),
+        (56, 70.0, 48, 80.0, None, 100, "newcombe"),
+        (14, 1.0, None, None, 196.0, 1, "mean_t"),  # one value: a mean, no limits
+        (56, 70.0, None, 80.0, None, 100, "newcombe"),  # second group withheld
+        (56, 70.0, 48, 0.0, None, 100, "newcombe"),  # empty second group
+        (70, 5.0, None, None, None, 1, "mean_t"),  # no sum of squares
+    ]
+    frame = pl.LazyFrame(rows, orient="row", schema={
+        "numerator": pl.Int64, "denominator": pl.Float64, "numerator_2": pl.Int64, "denominator_2": pl.Float64,
+        "sum_squares": pl.Float64, "multiplier": pl.Int64, "ci_method": pl.String})
+    out = stats.add_confidence_limits(frame).collect()
+    r = out.row(0, named=True)
+    assert (r["value"], r["lower_95"], r["upper_95"], r["lower_998"], r["upper_998"]) == pytest.approx(
+        (14.0, 10.0735137, 17.9264863, 3.8555884, 24.1444116), abs=1e-6)
+    r = out.row(1, named=True)
+    assert (r["value"], r["lower_95"], r["upper_95"]) == pytest.approx((20.0, 5.24, 33.39), abs=5e-3)
+    r = out.row(2, named=True)
+    assert r["value"] is None or r["lower_95"] is None
+    for i in (3, 4, 5):
+        assert all(out.row(i, named=True)[c] is None for c in stats.LIMIT_COLUMNS), i
+
+
+def test_compare_means_and_gaps_by_hand():
+    # means: a = 10, 12, .., 18 (sum 70, squares 1020: mean 14, s^2 = 10), b = 8, 10, .., 16 (sum 60,
+    #   squares 64 + 100 + 144 + 196 + 256 = 760: mean 12, s^2 = (760 - 720)/4 = 10):
+    #   z = (14 - 12)/sqrt(10/5 + 10/5) = 2/2 = 1.0
+    assert stats.compare(70, 5, 60, 5, "mean_t", a_ss=1020, b_ss=760) == pytest.approx(1.0)
+    assert stats.compare(70, 5, 60, 5, "mean_t") is None
+    # gaps: a = 60/100 - 40/100 (0.2), b = 50/100 - 50/100 (0):
+    #   var = 0.24/100 + 0.24/100 + 0.25/100 + 0.25/100 = 0.0098; z = 0.2/0.0989949 = 2.0203051
+    z = stats.compare(60, 100, 50, 100, "newcombe", a_x2=40, a_n2=100, b_x2=50, b_n2=100)
+    assert z == pytest.approx(2.0203051, abs=1e-6)
+    df = pl.DataFrame({"x": [70, 60], "n": [5.0, 100.0], "ss": [1020.0, None], "x2": [None, 40], "n2": [None, 100.0],
+                       "px": [60, 50], "pn": [5.0, 100.0], "pss": [760.0, None], "px2": [None, 50],
+                       "pn2": [None, 100.0], "ci_method": ["mean_t", "newcombe"]})
+    zs = df.select(stats.compare_expr("x", "n", "px", "pn", a_x2="x2", a_n2="n2", a_ss="ss", b_x2="px2",
+                                      b_n2="pn2", b_ss="pss").alias("z"))["z"].to_list()
+    assert zs == pytest.approx([1.0, 2.0203051], abs=1e-6)
+
+
+# ---------------------------------------------------------------- properties of the new methods
+means = st.tuples(
+    st.integers(min_value=2, max_value=5000),
+    st.floats(min_value=-50, max_value=100, allow_nan=False),
+    st.floats(min_value=0, max_value=30, allow_nan=False),
+)
+gaps = st.tuples(proportions, proportions)
+
+
+def _mean_inputs(n, mean, sd):
+    return n * mean, n, (n - 1) * sd * sd + n * mean * mean
+
+
+@settings(max_examples=200, deadline=None)
+@given(means)
+def test_mean_t_properties(m):
+    n, mean, sd = m
+    total, n, ss = _mean_inputs(n, mean, sd)
+    v, lo95, hi95 = stats.mean_t_limits(total, n, ss, 0.95)
+    _, lo998, hi998 = stats.mean_t_limits(total, n, ss, 0.998)
+    tol = 1e-9 * max(1.0, abs(mean))
+    assert lo998 - tol <= lo95 <= v + tol and v - tol <= hi95 <= hi998 + tol  # contains, 95% inside 99.8%
+    assert hi95 - lo95 <= hi998 - lo998 + tol
+    # monotone in the sum: one more unit on the total (spread kept) moves both limits up
+    _, lo_up, hi_up = stats.mean_t_limits(total + 1, n, ss + 2 * total / n + 1 / n)
+    assert lo_up >= lo95 - tol and hi_up >= hi95 - tol
+
+
+@settings(max_examples=200, deadline=None)
+@given(gaps)
+def test_newcombe_properties(g):
+    (x1, n1), (x2, n2) = g
+    for c in (0.95, 0.998):
+        d, lo, hi = stats.newcombe(x1, n1, x2, n2, c)
+        assert -1 - 1e-12 <= lo <= d <= hi <= 1 + 1e-12
+    _, lo95, hi95 = stats.newcombe(x1, n1, x2, n2, 0.95)
+    _, lo998, hi998 = stats.newcombe(x1, n1, x2, n2, 0.998)
+    assert lo998 <= lo95 + 1e-12 and hi95 <= hi998 + 1e-12
+    if x1 < n1:  # monotone in the first group's count
+        _, lo2, hi2 = stats.newcombe(x1 + 1, n1, x2, n2)
+        assert lo2 >= lo95 - 1e-12 and hi2 >= hi95 - 1e-12
+    if x2 < n2:  # and the other way in the second group's
+        _, lo3, hi3 = stats.newcombe(x1, n1, x2 + 1, n2)
+        assert lo3 <= lo95 + 1e-12 and hi3 <= hi95 + 1e-12
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.one_of(
+    means.map(lambda m: ("mean_t", *_mean_inputs(*m))),
+    gaps.map(lambda g: ("newcombe", g[0][0], g[0][1], g[1][0], g[1][1])),
+), min_size=1, max_size=30))
+def test_frame_equals_scalar_for_means_and_gaps(rows):
+    data = []
+    for r in rows:
+        if r[0] == "mean_t":
+            _, total, n, ss = r
+            data.append((total, float(n), None, None, ss, 1, "mean_t"))
+        else:
+            _, x1, n1, x2, n2 = r
+            data.append((float(x1), float(n1), x2, float(n2), None, 100, "newcombe"))
+    frame = pl.LazyFrame(data, orient="row", schema={
+        "numerator": pl.Float64, "denominator": pl.Float64, "numerator_2": pl.Int64, "denominator_2": pl.Float64,
+        "sum_squares": pl.Float64, "multiplier": pl.Int64, "ci_method": pl.String})
+    out = stats.add_confidence_limits(frame).collect()
+    for (x, n, x2, n2, ss, m, method), r in zip(data, out.iter_rows(named=True), strict=True):
+        for c, suffix in ((0.95, "95"), (0.998, "998")):
+            v, lo, hi = stats.limits(x, n, method, m, c, x2=x2, n2=n2, sum_sq=ss)
+            scale = max(1.0, abs(v))
+            assert r["value"] == pytest.approx(v, rel=1e-9, abs=1e-9 * scale)
+            assert r[f"lower_{suffix}"] == pytest.approx(lo, rel=1e-7, abs=1e-7 * scale)
+            assert r[f"upper_{suffix}"] == pytest.approx(hi, rel=1e-7, abs=1e-7 * scale)

@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import common
-from pipelines import charts, config
+from pipelines import brief_text, charts, config
 
 COLOUR_CHOICES = {"value": "Value", "rag": "RAG (compared with England)"}
 VIEW_CHOICES = {"county": "Whole county", "area": "This area only"}
@@ -93,6 +93,23 @@ st.caption(
 )
 if colour == "rag":
     st.caption(charts.rag_legend())
+
+# The map as a print-resolution PNG that explains itself when pasted (drawn when clicked, in Chromium).
+info = common.release_info(key)
+printable = charts.print_ready(
+    fig,
+    title=f"{indicator} {ind['title']}",
+    subtitle=(f"{choices[area] if zoomed else 'Lincolnshire'} by ward, {period}; wards coloured by "
+              + ("value (" + ind["unit"] + ")" if colour == "value" else "RAG against England")
+              + ("" if is_county or zoomed else f"; {choices[area]} outlined")),
+    source=brief_text.source_line(info.get("release_id", "unknown"), info.get("built_at")),
+    footnote=f"{brief_text.suppression_note(limit)} {brief_text.attribution()}",
+)
+st.download_button(
+    "Download map (PNG)", data=lambda: charts.to_png(printable, scale=2),
+    file_name=f"map_{indicator.replace(' ', '')}_{period.replace('/', '-')}_{area}.png", mime="image/png",
+    on_click="ignore", icon=":material/image:",
+)
 
 # Withheld wards: how many, by partnership area (numbers of wards, never of children).
 by_area = (

@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import common
-from pipelines import charts, config
+from pipelines import briefs, charts, config
 
 LATEST = "latest"
 COLUMNS = {
@@ -108,4 +108,20 @@ else:
         file_name=f"scorecard_{area}_{period.replace('/', '-')}.csv",
         mime="text/csv",
         icon=":material/download:",
+    )
+
+    # The one-page brief of this area (made when clicked: the map takes a few seconds to draw).
+    chosen = None if period == LATEST else period
+    stem = f"brief_{area}_{period.replace('/', '-')}"
+    pdf_col, pptx_col = st.columns(2)
+    pdf_col.download_button(
+        "Download brief (PDF, one page)",
+        data=lambda: briefs.brief_bytes(common.reader(key), area, ".pdf", period=chosen),
+        file_name=f"{stem}.pdf", mime="application/pdf", on_click="ignore", icon=":material/picture_as_pdf:",
+    )
+    pptx_col.download_button(
+        "Download brief (PowerPoint slide)",
+        data=lambda: briefs.brief_bytes(common.reader(key), area, ".pptx", period=chosen),
+        file_name=f"{stem}.pptx", on_click="ignore", icon=":material/slideshow:",
+        mime="application/vnd.openxmlformats-officedocument.presentationml.presentation",
     )

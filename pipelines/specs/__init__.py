@@ -120,10 +120,20 @@ class Agreement(_Strict):
 
 
 # ---------------------------------------------------------------- indicators
+#: Derived per-record fields an indicator may read besides the dataset's own fields. `age_at_31mar`
+#: (age on the first 31 March on or after the event) is used when the store holds it; see `AgeRule`.
+OPTIONAL_DERIVED_FIELDS = ("age_at_31mar",)
+BREAKDOWN_DIMENSIONS = ("sex", "ethnicity", "age")
+CI_METHODS = ("wilson", "byars", "mean_t", "newcombe")
+_BAND = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+
+
 class Filter(_Strict):
+    """One condition on a record: `field op value`. `present` / `missing` take no value."""
+
     field: str
-    op: Literal["eq", "ne", "in", "not_in", "ge", "gt", "le", "lt", "between"]
-    value: str | int | float | list[str | int | float]
+    op: Literal["eq", "ne", "in", "not_in", "ge", "gt", "le", "lt", "between", "present", "missing"]
+    value: str | int | float | list[str | int | float] | None = None
 
     def expr(self) -> pl.Expr:
         c = pl.col(self.field)
@@ -148,29 +158,143 @@ class Filter(_Strict):
             case "between":
                 lo, hi = v  # type: ignore[misc]
                 return c.is_between(lo, hi, closed="both")
+            case "present":
+                return c.is_not_null()
+            case "missing":
+                return c.is_null()
         raise AssertionError(self.op)
 
     @model_validator(mode="after")
-    def _between_pair(self):
+    def _value_fits_op(self):
         if self.op == "between" and not (isinstance(self.value, list) and len(self.value) == 2):
             raise ValueError("between needs a [low, high] pair")
+        if self.op in ("present", "missing"):
+            if self.value is not None:
+                raise ValueError(f"{self.op} takes no value")
+        elif self.value is None:
+            raise ValueError(f"{self.op} needs a value")
         return self
 
 
+class AnyOf(_Strict):
+    """At least one of the filters holds: `{any_of: [{field: ..., op: ..., value: ...}, ...]}`."""
+
+    any_of: list[Filter] = Field(min_length=2)
+
+    def expr(self) -> pl.Expr:
+        out = self.any_of[0].expr().fill_null(False)
+        for f in self.any_of[1:]:
+            out = out | f.expr().fill_null(False)
+        return out
+
+    @property
+    def fields(self) -> set[str]:
+        return {f.field for f in self.any_of}
+
+
+#: A condition in `cohort`, `numerator` or a comparison group: a filter, or any_of several filters.
+Condition = Filter | AnyOf
+
+
 class PopulationSpec(_Strict):
+    """The ONS ward population used as the denominator: single years of age (0-19 held) and sexes."""
+
     age_min: int = Field(ge=0, le=19)
     age_max: int = Field(ge=0, le=19)
     sex: list[Literal["F", "M"]] = ["F", "M"]
 
+    @model_validator(mode="after")
+    def _order(self):
+        if self.age_min > self.age_max:
+            raise ValueError("population age_min is above age_max")
+        return self
+
+
+def parse_band(band: str) -> tuple[int, int]:
+    """'10-14' -> (10, 14); a single year is written '17-17'."""
+    m = _BAND.match(band)
+    if not m or int(m.group(1)) > int(m.group(2)):
+        raise ValueError(f"age band {band!r} must be 'low-high' in whole years, e.g. '10-14'")
+    return int(m.group(1)), int(m.group(2))
+
+
+class AgeRule(_Strict):
+    """Which age a record is counted at, the ages counted, and the bands of the `age=` breakdown.
+
+    at:
+    - `event`: completed years on the record's event date (`age_at_event`);
+    - `31 August`: on the last 31 August on or before the event, i.e. academic age, as the DfE uses for
+      school years, NEET and participation (`age_at_31aug`);
+    - `31 March`: on the first 31 March on or after the event, i.e. at the end of the financial year, as
+      the SSDA903 indicators use. Taken from the derived field `age_at_31mar` where the store holds it;
+      otherwise exact only for records whose event date is itself a 31 March (a snapshot at 31 March),
+      and other records have no age and are not counted.
+
+    bands: contiguous, non-overlapping 'low-high' bands covering min..max exactly, so every counted
+    record falls in exactly one band and the `age=` parts add up to `all`.
+    """
+
+    at: Literal["event", "31 August", "31 March"] = "event"
+    min: int = Field(ge=0, le=25)
+    max: int = Field(ge=0, le=25)
+    bands: list[str] = []
+
+    @model_validator(mode="after")
+    def _bands_cover_range(self):
+        if self.min > self.max:
+            raise ValueError("age_rule min is above max")
+        if self.bands:
+            parsed = [parse_band(b) for b in self.bands]
+            expect = self.min
+            for (lo, hi), b in zip(parsed, self.bands):
+                if lo != expect:
+                    raise ValueError(
+                        f"age band {b!r} should start at {expect}: bands must be in order, contiguous and "
+                        f"cover {self.min}-{self.max} exactly"
+                    )
+                expect = hi + 1
+            if expect != self.max + 1:
+                raise ValueError(f"age bands end at {expect - 1}, not at the rule's max {self.max}")
+        return self
+
+    def band_of(self, age: int) -> str | None:
+        for b in self.bands:
+            lo, hi = parse_band(b)
+            if lo <= age <= hi:
+                return b
+        return None
+
+
+class Comparison(_Strict):
+    """Two groups of a cohort for a gap (ci_method `newcombe`): value = % of group_1 meeting the
+    numerator minus % of group_2 meeting it. Records in neither group are not counted."""
+
+    group_1: list[Condition] = Field(min_length=1)
+    group_2: list[Condition] = Field(min_length=1)
+    label_1: str
+    label_2: str
+
 
 class Target(_Strict):
     value: float
-    tolerance: float = 0.0
+    tolerance: float = Field(default=0.0, ge=0)
     source: str = "local target"
 
 
 class IndicatorSpec(_Strict):
-    id: str
+    """One indicator, declared in YAML (pipelines/specs/indicators/*.yaml).
+
+    Counting: records of `dataset` passing every `cohort` filter and the `age_rule` make the cohort
+    (the denominator for a client cohort); those also passing every `numerator` filter are the
+    numerator. ci_method decides the statistic:
+    - `wilson`: a proportion x/n (client cohort, or a population denominator, e.g. screening coverage);
+    - `byars`: a rate x/n (x = records, or the sum of `sum_field`), Byar's / exact Poisson limits;
+    - `mean_t`: the mean of `sum_field` over cohort records that have it (numerator = sum, denominator =
+      records, plus the sum of squares), Student t limits;
+    - `newcombe`: a gap between the two groups of `comparison`, Newcombe's hybrid score limits.
+    """
+
+    id: str = Field(pattern=r"^[A-Z]([A-Za-z0-9 .-]{0,18}[A-Za-z0-9])?$")  # no "#": see measures.COMPONENT
     title: str
     ecm_outcome: Literal[
         "Be healthy", "Stay safe", "Enjoy and achieve", "Make a positive contribution", "Achieve economic well-being"
@@ -178,29 +302,92 @@ class IndicatorSpec(_Strict):
     unit: str
     multiplier: int = Field(gt=0)
     polarity: Literal["higher_better", "lower_better", "no_judgement"]
-    ci_method: Literal["wilson", "byars"]
+    ci_method: Literal["wilson", "byars", "mean_t", "newcombe"]
     frequency: Literal["annual", "quarterly"]
+    #: also publish 12-month windows ending at each quarter end (labels '12m to YYYY-MM')
+    rolling_12m: bool = False
     supplier: str
     dataset: str
     period_basis: Literal["financial_year", "academic_year"]
     numerator_definition: str
     denominator_definition: str
     denominator_kind: Literal["client", "population"]
-    cohort: list[Filter] = []
-    numerator: list[Filter] = []
+    cohort: list[Condition] = []
+    numerator: list[Condition] = []
+    age_rule: AgeRule | None = None
     population: PopulationSpec | None = None
+    sum_field: str | None = None
+    comparison: Comparison | None = None
+    #: breakdowns published besides `all`; default: sex and ethnicity, plus age where age bands are declared
+    breakdowns: list[Literal["sex", "ethnicity", "age"]] | None = None
     sensitive: bool = False
     target: Target | None = None
     notes: str = ""
     local: bool = False
 
+    @field_validator("dataset", "sum_field")
+    @classmethod
+    def _dataset_ident(cls, v: str | None) -> str | None:
+        if v is not None and not IDENT.match(v):
+            raise ValueError(f"{v!r} must be lower_snake_case (letters, digits, _)")
+        return v
+
     @model_validator(mode="after")
     def _kinds(self):
+        i = self.id
         if self.denominator_kind == "population" and self.population is None:
-            raise ValueError(f"{self.id}: a population denominator needs `population:` (ages and sexes)")
-        if self.denominator_kind == "client" and self.ci_method == "wilson" and not self.numerator:
-            raise ValueError(f"{self.id}: a proportion needs numerator filters")
+            raise ValueError(f"{i}: a population denominator needs `population:` (ages and sexes)")
+        if self.denominator_kind == "client" and self.population is not None:
+            raise ValueError(f"{i}: `population:` is only for a population denominator")
+        if self.ci_method == "wilson" and self.denominator_kind == "client" and not self.numerator:
+            raise ValueError(f"{i}: a proportion needs numerator filters")
+        if self.ci_method == "mean_t":
+            if self.denominator_kind != "client" or not self.sum_field or self.numerator:
+                raise ValueError(f"{i}: mean_t needs a client cohort, `sum_field` and no numerator filters")
+        elif self.sum_field and self.ci_method != "byars":
+            raise ValueError(f"{i}: sum_field is only for mean_t or a byars rate")
+        if (self.ci_method == "newcombe") != (self.comparison is not None):
+            raise ValueError(f"{i}: `comparison` goes with ci_method newcombe, and newcombe needs it")
+        if self.ci_method == "newcombe" and (self.denominator_kind != "client" or not self.numerator):
+            raise ValueError(f"{i}: newcombe needs a client cohort and numerator filters")
+        if self.breakdowns is not None:
+            if len(set(self.breakdowns)) != len(self.breakdowns):
+                raise ValueError(f"{i}: a breakdown is listed twice")
+            if "age" in self.breakdowns and not (self.age_rule and self.age_rule.bands):
+                raise ValueError(f"{i}: the age breakdown needs `age_rule.bands`")
+        if self.age_rule and self.age_rule.bands and self.population and "age" in self.published_breakdowns:
+            if (self.age_rule.min, self.age_rule.max) != (self.population.age_min, self.population.age_max):
+                raise ValueError(
+                    f"{i}: age bands of a population rate need the age_rule range to equal the population's"
+                )
+        if self.target is not None and self.polarity == "no_judgement":
+            raise ValueError(f"{i}: a target needs a polarity")
         return self
+
+    @property
+    def published_breakdowns(self) -> tuple[str, ...]:
+        """Breakdown dimensions published besides `all`, in a fixed order."""
+        if self.breakdowns is not None:
+            chosen = set(self.breakdowns)
+        else:
+            chosen = {"sex", "ethnicity"} | ({"age"} if self.age_rule and self.age_rule.bands else set())
+        return tuple(d for d in BREAKDOWN_DIMENSIONS if d in chosen)
+
+    @property
+    def sexes(self) -> tuple[str, ...]:
+        return tuple(self.population.sex) if self.population else ("F", "M")
+
+    def fields_used(self) -> set[str]:
+        """Record fields the definition reads (filters, sum_field, comparison groups)."""
+        filters = [*self.cohort, *self.numerator]
+        if self.comparison:
+            filters += [*self.comparison.group_1, *self.comparison.group_2]
+        out: set[str] = set()
+        for f in filters:
+            out |= f.fields if isinstance(f, AnyOf) else {f.field}
+        if self.sum_field:
+            out.add(self.sum_field)
+        return out
 
 
 def _load_yaml(path: Path):
@@ -251,9 +438,16 @@ def load_indicators(specs_dir: Path | None = None) -> list[IndicatorSpec]:
 
 
 def load_benchmarks(specs_dir: Path | None = None) -> pl.DataFrame:
-    """indicator_id, period, benchmark, value, lower_95, upper_95, source."""
+    """indicator_id, period, benchmark, value, lower_95, upper_95, source.
+
+    From `specs_dir`/benchmarks.csv, or the project's own where `specs_dir` has none (a specs directory
+    may hold indicator YAML alone).
+    """
+    path = (specs_dir or SPECS_DIR) / "benchmarks.csv"
+    if not path.is_file():
+        path = SPECS_DIR / "benchmarks.csv"
     return pl.read_csv(
-        (specs_dir or SPECS_DIR) / "benchmarks.csv",
+        path,
         schema={
             "indicator_id": pl.String, "period": pl.String, "benchmark": pl.String, "value": pl.Float64,
             "lower_95": pl.Float64, "upper_95": pl.Float64, "source": pl.String,
