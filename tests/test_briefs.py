@@ -23,10 +23,11 @@ import fixture_release as fx
 from pipelines import brief_pdf, brief_pptx, brief_text, briefs, charts, cli, config
 from pipelines.release import ReleaseReader, open_release
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("pdftotext") and shutil.which("pdftoppm") and shutil.which("pdfinfo")),
-    reason="needs Debian's poppler-utils (make chromium)",
-)
+
+def test_poppler_utils_are_installed():
+    """The brief tests read PDFs with Debian's poppler-utils, which `make chromium` installs."""
+    missing = [t for t in ("pdftotext", "pdftoppm", "pdfinfo") if not shutil.which(t)]
+    assert not missing, f"needs Debian's poppler-utils (make chromium): missing {missing}"
 
 AREAS = {"LCP01": "Boston LCP", "LCP03": "Lincoln LCP", config.COUNTY_CODE: config.COUNTY_NAME}
 NASTY = '<b>bold</b> & <a href="x">link</a> <script>alert(1)</script> =SUM(A1) **md**'
