@@ -121,19 +121,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    """User-facing error classes. Only modules already imported are consulted: an error class of a
+    module that was never imported cannot have been raised, and importing it here (e.g. the build,
+    which loads scipy) would add seconds to every error message."""
     errors: list[type[BaseException]] = [UserError, FileNotFoundError, PermissionError]
-    from pipelines.specs import SpecError
-
-    errors.append(SpecError)
-    for mod, name in (("pipelines.ingest", "IngestError"), ("pipelines.build", "BuildError"),
-                      ("pipelines.release", "ReleaseMissing"), ("pipelines.restricted_store", "StoreError"),
-                      ("pipelines.publish", "ReleaseContractError")):
-        try:
-            errors.append(getattr(__import__(mod, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
+    for mod, name in (("pipelines.specs", "SpecError"), ("pipelines.ingest", "IngestError"),
+                      ("pipelines.build", "BuildError"), ("pipelines.release", "ReleaseMissing"),
+                      ("pipelines.restricted_store", "StoreError"), ("pipelines.publish", "ReleaseContractError")):
+        cls = getattr(sys.modules.get(mod), name, None)
+        if cls is not None:
+            errors.append(cls)
     for name in COMMAND_MODULES:  # a command module may declare its own user-facing errors
-        errors.extend(getattr(__import__(name, fromlist=["USER_ERRORS"]), "USER_ERRORS", ()))
+        errors.extend(getattr(sys.modules.get(name), "USER_ERRORS", ()))
     return tuple(errors)
 
 
