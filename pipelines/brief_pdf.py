@@ -399,8 +399,8 @@ def _layout(data, scale: float, legend_left: bool, units: bool = True) -> list[t
 # ---------------------------------------------------------------- the dense page (many indicators)
 DENSE_RIGHT_W = 176
 DENSE_TABLE_W = (PAGE_W - 2 * MARGIN - DENSE_RIGHT_W - 2 * 12) / 2
-DENSE_COLS = [("Indicator", 0.345, False), ("Value", 0.095, True), ("95% interval", 0.16, True),
-              ("England", 0.09, True), ("RAG", 0.1, False), ("Direction", 0.17, False), ("Q", 0.04, False)]
+DENSE_COLS = [("Indicator", 0.34, False), ("Value", 0.09, True), ("95% interval", 0.155, True),
+              ("England", 0.105, True), ("RAG", 0.1, False), ("Direction", 0.17, False), ("Q", 0.04, False)]
 
 
 def _fit_line(prefix: str, text: str, style: ParagraphStyle, width: float) -> str:

@@ -117,7 +117,11 @@ def _width_pt(text: str, size: float) -> float:
     font = _measure_font()
     if font is None:
         return len(text) * size * 0.56
-    return font.getlength(text) * size / 100 * 1.06
+    # Symbols Liberation Sans lacks (◆) are drawn from a fallback font: measure every symbol as a wide "M".
+    return font.getlength(text.translate(_WIDE)) * size / 100 * 1.06
+
+
+_WIDE = {ord(c): "M" for c in "●◆■□━▲▼►…"}
 
 
 @lru_cache(maxsize=65536)
@@ -169,8 +173,8 @@ class Mode(NamedTuple):
 
 #: The half-width tables of a split scorecard (inches; two of them and a gap make TABLE_W).
 SPLIT_GAP = 0.15
-SPLIT_COLS = [("Indicator", 1.1, False), ("Value", 0.45, True), ("95% interval", 0.86, True),
-              ("England", 0.49, True), ("RAG", 0.46, False), ("Direction", 0.54, False), ("Q", 0.2, False)]
+SPLIT_COLS = [("Indicator", 1.03, False), ("Value", 0.45, True), ("95% interval", 0.84, True),
+              ("England", 0.49, True), ("RAG", 0.59, False), ("Direction", 0.55, False), ("Q", 0.15, False)]
 
 
 def _cols(data, mode: Mode) -> list[tuple[str, float, bool]]:
@@ -425,22 +429,32 @@ def _exceptions(slide, data, y: float, size: float, compact: bool = False) -> No
 
 
 def _legend_runs(data, split: bool = False) -> list[list[tuple[str, dict]]]:
+    """The key to c, RAG, arrows and quartiles; shorter on the split slide (its map needs the room)."""
     g, a, r = (_rgb(charts.RAG_COLOURS[k]) for k in ("green", "amber", "red"))
     sym = charts.RAG_SYMBOLS
     b = {"bold": True}
+    rag = [(sym["green"], {"colour": g}), (" Green = significantly better than England; ", {}),
+           (sym["amber"], {"colour": a}), (" Amber = similar; ", {}), (sym["red"], {"colour": r}),
+           (" Red = significantly worse.", {})]
+    if split:
+        return [
+            [(config.WITHHELD_SYMBOL, b), (f" = withheld ({data.threshold} or fewer children, or would reveal them); "
+                                           f"{charts.NO_DATA} = no data or not assessed.", {})],
+            [("RAG: ", b), *rag],
+            [("Direction", b), (": ▲ / ▼ the value went up / down, Better or Worse for children (a significant "
+                                "change); ► Same = no significant change. ", {}),
+             ("Q", b), (" = quartile, 1 = best. ", {}), ("95% interval", b), (": likely range of the true value.", {})],
+        ]
     return [
         [(config.WITHHELD_SYMBOL, b), (f" = withheld: {data.threshold} or fewer children, or a figure that would "
                                        f"reveal one. {charts.NO_DATA} = no data, or not assessed.", {})],
-        [("RAG: ", b), (sym["green"], {"colour": g}), (" Green = significantly better than England; ", {}),
-         (sym["amber"], {"colour": a}), (" Amber = similar; ", {}), (sym["red"], {"colour": r}),
-         (" Red = significantly worse.", {})],
+        [("RAG: ", b), *rag],
         [("Direction of travel", b), (" against the previous period: ▲ / ▼ show whether the value went up or down; "
                                       "the word says whether that is better (Improving) or worse (Worsening). "
                                       "► No significant change: within chance.", {})],
-        [("Quartile", b), (f"{' (Q)' if split else ''}: 1 = best quarter of areas of the same kind, 4 = worst. ", {}),
+        [("Quartile", b), (": 1 = best quarter of areas of the same kind, 4 = worst. ", {}),
          ("95% interval", b), (": the range the true value is likely to lie in.", {})],
-    ] + ([[("Direction", b), (" in short: ▲ / ▼ Better or Worse = a significant change; ► Same = no significant "
-                               "change.", {})]] if split else [])
+    ]
 
 
 def _text_height(paragraphs: list[str], width: float, size: float, gap: float = 0.02) -> float:
@@ -450,13 +464,13 @@ def _text_height(paragraphs: list[str], width: float, size: float, gap: float = 
 LEGEND_SIZE = 7.5
 
 
-def _legend_height(data, width: float) -> float:
-    runs = _legend_runs(data, split=True)  # the longer form: room to spare for either
+def _legend_height(data, width: float, split: bool = False) -> float:
+    runs = _legend_runs(data, split)
     return 0.26 + _text_height(["".join(t for t, _ in r) for r in runs], width, LEGEND_SIZE)
 
 
 def _legend(slide, data, x: float, y: float, width: float, split: bool = False) -> None:
-    _, tf = _box(slide, x, y, width, _legend_height(data, width))
+    _, tf = _box(slide, x, y, width, _legend_height(data, width, split))
     _text(tf, "How to read this slide", size=10, colour=ACCENT, bold=True)
     for runs in _legend_runs(data, split):
         _text(tf, runs, size=LEGEND_SIZE, new_paragraph=True)
@@ -473,16 +487,16 @@ def _map(slide, data, legend_here: bool, split: bool = False) -> None:
                 f"None: no indicator is significantly worse than England for {data.area_name}.")
         _, tf = _box(slide, RIGHT_X, y, RIGHT_W, 0.3)
         _text(tf, "Exceptions: indicators rated red", size=13, colour=ACCENT, bold=True)
-        height = _text_height([text], RIGHT_W, title_size) + 0.04
+        height = _text_height([text], RIGHT_W, small + 0.5) + 0.04
         _, tf = _box(slide, RIGHT_X, y + 0.32, RIGHT_W, height)
-        _text(tf, text, size=title_size)
+        _text(tf, text, size=small + 0.5)
         y += 0.32 + height + 0.1
     _, tf = _box(slide, RIGHT_X, y, RIGHT_W, 0.3)
     _text(tf, "Map by ward", size=13, colour=ACCENT, bold=True)
     y += 0.34
     legend_top = FOOTER_TOP - 0.02
     if legend_here:
-        legend_top = FOOTER_TOP - 0.08 - _legend_height(data, RIGHT_W)
+        legend_top = FOOTER_TOP - 0.08 - _legend_height(data, RIGHT_W, split)
         _legend(slide, data, RIGHT_X, legend_top, RIGHT_W, split)
     if not data.map_indicator or not data.map_png:
         _, tf = _box(slide, RIGHT_X, y, RIGHT_W, 0.3)
@@ -588,7 +602,10 @@ def write_pptx(data, path: Path | str) -> Path:
 
     mode = _fit(data)
     _, tf = _box(slide, LEFT, BODY_TOP, TABLE_W, 0.3)
-    _text(tf, "Headline scorecard", size=min(mode.size + 3, 13), colour=ACCENT, bold=True)
+    heading: list = [("Headline scorecard", {})]
+    if mode.split:  # the split tables have no Period column: say which periods
+        heading.append((f"   {data.period_note}", {"size": mode.size, "colour": MUTED, "bold": False}))
+    _text(tf, heading, size=min(mode.size + 3, 13), colour=ACCENT, bold=True)
     used = _scorecard_table(slide, data, BODY_TOP + 0.34, mode)
     left_end = BODY_TOP + 0.34 + used
     if not mode.split:

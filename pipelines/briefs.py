@@ -11,9 +11,10 @@ and data date, the suppression note, a short method note and the data attributio
 
 The flow: `collect()` reads the release into a `BriefData` (display text only: a withheld value is
 already `c` here, its numbers never leave this module), `map_figure()` draws the map with
-`charts.ward_map`, `charts.to_pngs` renders every map in one Chromium session, and
-`pipelines.brief_pdf` / `pipelines.brief_pptx` lay the page out. The PNG brief is the PDF page
-rasterised by poppler's `pdftoppm` at PNG_DPI.
+`charts.ward_map`, one `charts.PngSession` (headless Chromium, started in the background while the
+release is read) renders every map, and `pipelines.brief_pdf` / `pipelines.brief_pptx` lay the page
+out, each area's files written while Chromium draws the next map. The PNG brief is the PDF page
+rasterised by poppler's `pdftoppm` at PNG_DPI (150 dpi).
 
 Hooks for later work: `commentary` (indicator_id -> analyst's text, issue 7) adds a Commentary column
 to the exceptions; any free text is drawn as text (escaped), never read as markup.
@@ -25,7 +26,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -446,17 +447,19 @@ class _Memo:
         return call
 
 
-def _draw_maps(reader: ReleaseReader, items: list[BriefData], session: charts.PngSession) -> None:
-    """Draw and render every brief's map (in the session's one Chromium), cropped to the map."""
-    for data in items:
-        fig = map_figure(reader, data)
-        if fig is None:
-            continue
-        try:
-            png = session.render(fig, scale=MAP_SCALE)
-        except charts.ChartExportError as e:
-            raise BriefError(str(e)) from None
-        data.map_png, data.map_size = crop_png(png)
+def _draw_maps(reader: ReleaseReader, items: list[BriefData], session: charts.PngSession) -> Iterator[BriefData]:
+    """Draw every brief's map and queue it in the session's one Chromium; yield each brief, its map
+    rendered and cropped, as soon as it is ready (so its files can be written while Chromium draws
+    the next)."""
+    jobs = [(data, map_figure(reader, data)) for data in items]
+    futures = [(data, session.submit(fig, scale=MAP_SCALE) if fig is not None else None) for data, fig in jobs]
+    for data, future in futures:
+        if future is not None:
+            try:
+                data.map_png, data.map_size = crop_png(future.result(timeout=300))
+            except charts.ChartExportError as e:
+                raise BriefError(str(e)) from None
+        yield data
 
 
 def write_brief(
@@ -478,7 +481,7 @@ def write_brief(
         _check_period(reader, period)
         with charts.PngSession() as session:  # Chromium starts while the release is read
             data = collect(reader, area, period=period, commentary=commentary, map_indicator=map_indicator)
-            _draw_maps(reader, [data], session)
+            data = next(_draw_maps(reader, [data], session))
     finally:
         con.close()
     return _render(data, out, suffix)
@@ -495,7 +498,8 @@ def write_all(
     """Every area's brief (partnerships, then the county) in every format given, into `out_dir`.
 
     Files are named brief_<area_code>.<ext>. commentary: area_code -> (indicator_id -> text). One
-    Chromium renders every map; the PNG pages are rasterised two at a time.
+    Chromium renders every map, each area's files are written while it draws the next, and the PNG
+    pages are rasterised two at a time.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -508,34 +512,34 @@ def write_all(
     if out_dir.exists() and not out_dir.is_dir():
         raise BriefError(f"{out_dir}: not a directory")
     con = open_release(release)
+    written: list[Path] = []
     try:
         reader = _Memo(ReleaseReader(con))
         _check_period(reader, period)  # user errors first, before Chromium starts
-        with charts.PngSession() as session:  # Chromium starts while the release is read
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with (charts.PngSession() as session,  # Chromium starts while the release is read
+              tempfile.TemporaryDirectory(prefix="lcp_briefs_") as tmp,
+              ThreadPoolExecutor(max_workers=2) as pool):
             areas = valid_areas(reader)["area_code"].to_list()
             items = [collect(reader, a, period=period, commentary=(commentary or {}).get(a)) for a in areas]
-            _draw_maps(reader, items, session)
+            jobs = []
+            for data in _draw_maps(reader, items, session):  # each area's files while the next map draws
+                if ".pdf" in formats or ".png" in formats:
+                    keep = ".pdf" in formats
+                    pdf = (out_dir if keep else Path(tmp)) / f"{data.file_stem}.pdf"
+                    brief_pdf.write_pdf(data, pdf)
+                    if keep:
+                        written.append(pdf)
+                    if ".png" in formats:
+                        png = out_dir / f"{data.file_stem}.png"
+                        jobs.append(pool.submit(_pdftoppm, pdf, png))
+                        written.append(png)
+                if ".pptx" in formats:
+                    written.append(_render(data, out_dir / f"{data.file_stem}.pptx", ".pptx"))
+            for job in jobs:
+                job.result()
     finally:
         con.close()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    with tempfile.TemporaryDirectory(prefix="lcp_briefs_") as tmp, ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = []
-        for data in items:
-            if ".pdf" in formats or ".png" in formats:
-                keep = ".pdf" in formats
-                pdf = (out_dir if keep else Path(tmp)) / f"{data.file_stem}.pdf"
-                brief_pdf.write_pdf(data, pdf)
-                if keep:
-                    written.append(pdf)
-                if ".png" in formats:
-                    png = out_dir / f"{data.file_stem}.png"
-                    jobs.append(pool.submit(_pdftoppm, pdf, png))
-                    written.append(png)
-            if ".pptx" in formats:
-                written.append(_render(data, out_dir / f"{data.file_stem}.pptx", ".pptx"))
-        for job in jobs:
-            job.result()
     return written
 
 
@@ -554,7 +558,7 @@ def brief_bytes(
     _check_period(reader, period)
     with charts.PngSession() as session:
         data = collect(reader, area, period=period, commentary=commentary)
-        _draw_maps(reader, [data], session)
+        data = next(_draw_maps(reader, [data], session))
     with tempfile.TemporaryDirectory(prefix="lcp_brief_") as tmp:
         path = _render(data, Path(tmp) / f"brief{suffix}", suffix)
         return path.read_bytes()

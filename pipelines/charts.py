@@ -514,24 +514,44 @@ class PngSession:
             if not self._ready.done():
                 self._ready.set_exception(e)
 
-    def render(self, fig: go.Figure, width: int | None = None, height: int | None = None,
-               scale: float = 2) -> bytes:
-        """The figure as PNG bytes (`scale` x its layout size, or width x height when given)."""
+    def submit(self, fig: go.Figure, width: int | None = None, height: int | None = None, scale: float = 2):
+        """Queue a render and return at once: a future whose `result()` is the PNG bytes (or raises
+        ChartExportError). Lets the caller work while Chromium draws."""
         import asyncio
+        import concurrent.futures
 
         width = int(width or fig.layout.width or PRINT_WIDTH)
         height = int(height or fig.layout.height or PRINT_HEIGHT)
         opts = {"format": "png", "width": width, "height": height, "scale": scale}
-        try:
-            k = self._ready.result(timeout=self._timeout)
-            job = asyncio.run_coroutine_threadsafe(k.calc_fig(fig.to_dict(), opts=opts), self._loop)
-            return job.result(timeout=self._timeout)
-        except Exception as e:
+        spec = fig.to_dict()
+        out: concurrent.futures.Future = concurrent.futures.Future()
+
+        def fail(e: BaseException) -> None:
             first = str(e).splitlines()[0] if str(e) else ""
-            raise ChartExportError(
-                f"could not render the chart to PNG ({type(e).__name__}{': ' + first if first else ''}); "
-                "chart export needs Debian's chromium (`make chromium`)"
-            ) from e
+            err = ChartExportError(f"could not render the chart to PNG ({type(e).__name__}{': ' + first if first else ''}); "
+                                   "chart export needs Debian's chromium (`make chromium`)")
+            err.__cause__ = e
+            out.set_exception(err)
+
+        def started(ready: concurrent.futures.Future) -> None:
+            if ready.exception() is not None:
+                fail(ready.exception())
+                return
+            job = asyncio.run_coroutine_threadsafe(ready.result().calc_fig(spec, opts=opts), self._loop)
+            job.add_done_callback(lambda j: fail(j.exception()) if j.exception() else out.set_result(j.result()))
+
+        self._ready.add_done_callback(started)
+        return out
+
+    def render(self, fig: go.Figure, width: int | None = None, height: int | None = None,
+               scale: float = 2) -> bytes:
+        """The figure as PNG bytes (`scale` x its layout size, or width x height when given)."""
+        import concurrent.futures
+
+        try:
+            return self.submit(fig, width, height, scale).result(timeout=self._timeout)
+        except concurrent.futures.TimeoutError as e:
+            raise ChartExportError(f"could not render the chart to PNG within {self._timeout:.0f} s") from e
 
     def __exit__(self, *exc) -> None:
         try:

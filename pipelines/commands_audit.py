@@ -31,4 +31,12 @@ def register(subparsers) -> None:
     p.set_defaults(func=_audit)
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = ()  # a missing release is pipelines.release.ReleaseMissing
+def __getattr__(name: str):
+    """USER_ERRORS, imported only when an error is being reported (keeps `lcp --help` light): a
+    block disclosure control cannot protect (inconsistent counts) is one line, not a traceback. A
+    missing release is pipelines.release.ReleaseMissing, already a user error."""
+    if name == "USER_ERRORS":
+        from pipelines.disclosure import DisclosureError  # noqa: PLC0415
+
+        return (DisclosureError,)
+    raise AttributeError(name)

@@ -559,16 +559,30 @@ def _assemble(
     for period in PERIODS:
         cols = parts[period]
         n = cols["dob"].size
-        frame = {c: _series(c, cols[c]) for c in order if c != id_field}
-        for c in date_cols:
-            frame[c] = _date_series(c, np.asarray(cols[c]))
+        frame = {c: _series(c, cols[c]) for c in order if c != id_field and c not in date_cols}
+        for c in date_cols:  # day numbers: they sort as the dates do
+            frame[c] = pl.Series(c, np.asarray(cols[c], dtype=np.int64))
         frame["_num"] = pl.Series("_num", nums[offset:offset + n])
         offset += n
         df = pl.DataFrame(frame).sort(event, "_num").with_columns(
-            pl.concat_str([pl.lit(prefix), pl.col("_num").cast(pl.String).str.zfill(width)]).alias(id_field)
+            pl.concat_str([pl.lit(prefix), pl.col("_num").cast(pl.String).str.zfill(width)]).alias(id_field),
+            *[_day_text(pl.col(c)).alias(c) for c in date_cols],
         )
-        out[period] = _fmt_dates(df.select(order), date_cols)
+        out[period] = df.select(order)
     return out
+
+
+_DAY_TEXT_FROM = _days(dt.date(1990, 1, 1))
+#: DD/MM/YYYY of every day from 1990 to 2030, looked up by day number (much faster than formatting).
+_DAY_TEXT = pl.Series(
+    "t",
+    [f"{d[8:10]}/{d[5:7]}/{d[:4]}" for d in np.datetime_as_string(
+        np.arange(_DAY_TEXT_FROM, _days(dt.date(2031, 1, 1))).astype("datetime64[D]"))],
+)
+
+
+def _day_text(days: pl.Expr) -> pl.Expr:
+    return pl.lit(_DAY_TEXT).gather(days - _DAY_TEXT_FROM)
 
 
 def _people(

@@ -12,11 +12,13 @@ dimension -> `all`, quarters -> year (`pipelines.sdc_system` builds the linear s
    GaussSuppression): candidates are taken most-wanted-published first (cells withheld last release
    last, then county, district/partnership, ward; `all` before parts; the year before its quarters;
    larger counts first; then by key); each is published unless that puts a protected cell in the
-   span of the published cells and the known relations (exact integer arithmetic). Then the LP
-   attacker (`sdc_system.Attacker`) checks interval protection: no withheld count may be bounded to
-   `threshold` or less or left with less than one unit of doubt; for each that is, the published cell
-   the LP dual shows is holding it, least wanted first (a small ward before a total), is withheld too
-   and protected, and the elimination is run again, until the attacker finds nothing.
+   span of the published cells and the known relations (exact integer arithmetic). Then interval
+   protection: no withheld count may be bounded to `threshold` or less or left with less than one
+   unit of doubt. The cheap case first, on the true counts (`relation_failures`: withheld parts of a
+   published total must add up to more than `threshold`), then the LP attacker
+   (`sdc_system.Attacker`, published counts only); each count it can bound is held by published
+   cells (non-zero LP duals): the least wanted of them (a small ward before a total) is withheld too
+   and protected, and the elimination is run again, until nothing is found.
 3. Rows are withheld whole: numerator and client denominator together (a population denominator is
    public and stays). Everything derived (value, limits, RAG, ...) is computed after this stage from
    published counts only, so it is null too. Primary and complementary suppressions look the same.
@@ -101,7 +103,7 @@ def block_rows(frame: pl.DataFrame) -> list[tuple[str, str, np.ndarray, list[tup
 def build_block(indicator_id: str, year: str, rows: np.ndarray, keys, geo: Geography) -> Block:
     try:
         return Block(indicator_id, year, rows, build_system(keys, geo))
-    except sdc_system.SystemError_ as e:
+    except sdc_system.LinkedSystemError as e:
         raise DisclosureError(f"{indicator_id} {year}: {e}") from None
 
 
@@ -212,8 +214,9 @@ def protect_block(
                                         rows_minus(den_rows, num_rows)))
     # the cheap relation check also covers a public-population complement (population - numerator)
     cheap_values = [a.cells for a in attacked]
-    if sensitive and not client:
-        cheap_values.append([float(den[c] - num[c]) if den[c] is not None else np.inf for c in range(n)])
+    if sensitive and not client:  # a population of `t` or less is public knowledge: nothing to protect
+        cheap_values.append([float(den[c] - num[c]) if den[c] is not None and den[c] > t else np.inf
+                             for c in range(n)])
 
     weight = [float(den[c]) if client else float(num[c]) for c in range(n)]
     candidates = _candidate_order(system, [c for c in range(n) if c not in primary and c not in structural],
@@ -245,7 +248,7 @@ def protect_block(
         hidden = sorted(withheld)
         limits = None
         if sensitive and not client:
-            limits = np.array([(den[c] - t - 1) if den[c] is not None else np.inf for c in hidden])
+            limits = np.array([(den[c] - t - 1) if den[c] is not None and den[c] > t else np.inf for c in hidden])
         new_forced: set[int] = set()
         for pool, a in zip(pools, attacked, strict=True):
             attacker = Attacker(system, published, [a.cells[c] for c in published], hidden, t,
@@ -341,13 +344,13 @@ def protect_job(job: dict) -> dict:
         num = [int(v) for v in system.cell_values(job["num_rows"], "numerator")]
         den = system.cell_values(job["den_rows"], "denominator")
         if client and any(d is None for d in den):
-            raise sdc_system.SystemError_("a client denominator is missing")
+            raise sdc_system.LinkedSystemError("a client denominator is missing")
         prev_cells = {system.cell_of_row[i] for i, was in enumerate(job["previous"]) if was}
         withheld, primary, forced, rounds, lps = protect_block(
             system, num, den, client, job["sensitive"], job["threshold"], prev_cells, job["num_rows"],
             job["den_rows"], job["mean"],
         )
-    except (TypeError, sdc_system.SystemError_) as e:
+    except (TypeError, sdc_system.LinkedSystemError) as e:
         raise DisclosureError(f"{ind} {year}: {e}") from None
     return {
         "withheld_rows": sorted(i for c in withheld for i in system.cell_rows[c]),

@@ -221,7 +221,7 @@ def check_sums(system: sdc_system.LinkedSystem, published: set[int], values: lis
 
 
 # --------------------------------------------------------------------------- the attacker
-def _systems(meta: dict, nums, dens, nums2) -> list[tuple[str, list[float | None], bool, bool]]:
+def _systems(meta: dict, nums, dens, nums2, dens2=None) -> list[tuple[str, list[float | None], bool, bool]]:
     """(name, per-row values, attacked by LP, with the population lower limit) of the counts checked.
 
     A mean's numerator is a sum of scores, not a count of people: its parts are checked to add up,
@@ -237,6 +237,9 @@ def _systems(meta: dict, nums, dens, nums2) -> list[tuple[str, list[float | None
             out[0] = ("numerator", nums, True, True)
     if nums2 is not None and any(x is not None for x in nums2):
         out.append(("numerator_2", nums2, True, False))
+        if meta["sensitive"] and meta["client"] and dens2 is not None:
+            comp2 = [None if n is None or d is None else d - n for n, d in zip(nums2, dens2, strict=True)]
+            out.append(("complement_2", comp2, True, False))
     return out
 
 
@@ -250,6 +253,7 @@ def attack_values(values: pl.DataFrame, indicators: pl.DataFrame, lookup: pl.Dat
     nums = values["numerator"].to_list()
     dens = values["denominator"].to_list()
     nums2 = values["numerator_2"].to_list() if "numerator_2" in values.columns else None
+    dens2 = values["denominator_2"].to_list() if "denominator_2" in values.columns else None
     jobs = []
     for ind, year, rows, keys in block_rows(values):
         if ind not in meta:
@@ -259,6 +263,7 @@ def attack_values(values: pl.DataFrame, indicators: pl.DataFrame, lookup: pl.Dat
             "indicator_id": ind, "year": year, "keys": keys, "geo": geo, "meta": meta[ind], "threshold": threshold,
             "exact": exact, "suppressed": [supp[r] for r in rows], "num_rows": [nums[r] for r in rows],
             "den_rows": [dens[r] for r in rows], "num2_rows": [nums2[r] for r in rows] if nums2 is not None else None,
+            "den2_rows": [dens2[r] for r in rows] if dens2 is not None else None,
         })
     for res in sdc_system.run_jobs(audit_job, jobs, [len(j["keys"]) for j in jobs]):
         report.blocks += 1
@@ -275,7 +280,7 @@ def audit_job(job: dict) -> AuditReport:
     report = AuditReport(f"{ind} {year}")
     try:
         s = build_system(job["keys"], job["geo"])
-    except sdc_system.SystemError_ as e:
+    except sdc_system.LinkedSystemError as e:
         report.add("consistency", f"{ind} {year}: {e}")
         return report
     # rows merged into one cell (the same count under two names) must share their status
@@ -293,16 +298,17 @@ def audit_job(job: dict) -> AuditReport:
     if not m["client"]:
         try:
             den_cells = s.cell_values([None if d is None else float(d) for d in den_rows], "denominator")
-        except sdc_system.SystemError_ as e:
+        except sdc_system.LinkedSystemError as e:
             report.add("consistency", f"{ind} {year}: {e}")
             return report
         structural = {c for c in range(s.n_cells) if cell_hidden[c] and den_cells[c] == 0}
     withheld = [c for c in range(s.n_cells) if cell_hidden[c] and c not in structural]
     published = [c for c in range(s.n_cells) if not cell_hidden[c]]
-    for name, row_vals, attack, with_limit in _systems(m, job["num_rows"], den_rows, job["num2_rows"]):
+    for name, row_vals, attack, with_limit in _systems(m, job["num_rows"], den_rows, job["num2_rows"],
+                                                       job["den2_rows"]):
         try:
             cell_vals = s.cell_values([None if x is None else float(x) for x in row_vals], name)
-        except sdc_system.SystemError_ as e:
+        except sdc_system.LinkedSystemError as e:
             report.add("consistency", f"{ind} {year}: {e}")
             continue
         check_sums(s, set(published), cell_vals, f"{ind} {name}", report)
@@ -316,12 +322,13 @@ def audit_job(job: dict) -> AuditReport:
             continue
         limits = None
         if with_limit and den_cells is not None:
-            limits = [den_cells[c] - threshold - 1 if den_cells[c] is not None else np.inf for c in withheld]
+            limits = [den_cells[c] - threshold - 1 if den_cells[c] is not None and den_cells[c] > threshold
+                      else np.inf for c in withheld]  # a population of 10 or less is public knowledge
         try:
             attacker = sdc_system.Attacker(s, published, [cell_vals[c] for c in published], withheld, threshold,
                                            lo_limits=limits, known_zero=sorted(structural))
             result = attacker.run(exact_all=job["exact"])
-        except sdc_system.SystemError_ as e:
+        except sdc_system.LinkedSystemError as e:
             report.add("consistency", f"{ind} {year} {name}: {e}")
             continue
         report.counts_checked += sum(len(s.cell_rows[c]) for c in withheld)

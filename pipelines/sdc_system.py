@@ -34,10 +34,10 @@ import math
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +49,7 @@ LEVEL_RANK = {"county": 0, "partnership": 1, "district": 1, "ward": 2}
 REST = "rest"
 
 
-class SystemError_(ValueError):  # noqa: N801 (not the builtin SystemError)
+class LinkedSystemError(ValueError):
     """Rows that cannot be placed in a linked system (unknown area, bad breakdown label)."""
 
 
@@ -107,7 +107,7 @@ def parse_breakdown(label: str) -> tuple[str, str] | None:
     if label == "all":
         return None
     if "=" not in label:
-        raise SystemError_(f"breakdown {label!r} is neither 'all' nor 'dimension=category'")
+        raise LinkedSystemError(f"breakdown {label!r} is neither 'all' nor 'dimension=category'")
     dim, cat = label.split("=", 1)
     return dim, cat
 
@@ -220,7 +220,7 @@ class LinkedSystem:
                 out[c] = v
             elif have != v:
                 keys = [self.keys[i] for i in self.cell_rows[c]]
-                raise SystemError_(f"{name} differs between rows that are the same count: {keys} ({have}, {v})")
+                raise LinkedSystemError(f"{name} differs between rows that are the same count: {keys} ({have}, {v})")
         return out
 
 
@@ -229,7 +229,7 @@ def build_system(keys: Sequence[tuple[str, str, str]], geo: Geography) -> Linked
     periods = sorted({k[0] for k in keys})
     years = {period_year(p) for p in periods}
     if len(years) != 1:
-        raise SystemError_(f"one block is one period-year, got {sorted(years)}")
+        raise LinkedSystemError(f"one block is one period-year, got {sorted(years)}")
     (year,) = years
     quarters = sorted(p for p in periods if p != year)
     if quarters:
@@ -266,7 +266,7 @@ def build_system(keys: Sequence[tuple[str, str, str]], geo: Geography) -> Linked
     bd_ids: dict[str, int] = {}
     for area in {k[1] for k in keys}:
         if area not in geo.area_wards:
-            raise SystemError_(f"area {area!r} is not in the ward lookup")
+            raise LinkedSystemError(f"area {area!r} is not in the ward lookup")
     row_area = np.array([area_ids.setdefault(k[1], len(area_ids)) for k in keys], dtype=np.int64)
     row_per = np.array([per_ids.setdefault(k[0], len(per_ids)) for k in keys], dtype=np.int64)
     row_bd = np.array([bd_ids.setdefault(k[2], len(bd_ids)) for k in keys], dtype=np.int64)
@@ -297,7 +297,6 @@ def build_system(keys: Sequence[tuple[str, str, str]], geo: Geography) -> Linked
         h1 = np.add.reduceat(r1[var], start[:-1]) if len(var) else np.zeros(0, dtype=np.uint64)
         h2 = np.add.reduceat(r2[var], start[:-1]) if len(var) else np.zeros(0, dtype=np.uint64)
     level_of_area = np.array([LEVEL_RANK[geo.area_level[a]] for a in area_ids], dtype=np.int64)
-    n_rows = len(keys)
     sig = np.stack([size, h1.view(np.int64), h2.view(np.int64)], axis=1)
     _, first, inverse = np.unique(sig, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
@@ -320,12 +319,11 @@ def build_system(keys: Sequence[tuple[str, str, str]], geo: Geography) -> Linked
     for c in np.flatnonzero(np.diff(bounds) > 1).tolist():
         for r in cell_rows[c][1:]:
             if not np.array_equal(cell_vars[c], var[start[r]: start[r + 1]]):  # pragma: no cover (2^-128)
-                raise SystemError_("hash collision between two different counts")
+                raise LinkedSystemError("hash collision between two different counts")
     cell_of_row = cell_of.tolist()
     cell_level = level_arr.tolist()
     cell_is_total = total_arr.tolist()
     cell_is_year = [keys[r][0] == year for r in first_row.tolist()]
-    del n_rows
     row_ward = [ward_index[k[1]] if geo.area_level[k[1]] == "ward" else -1 for k in keys]
     row_inner = [q_index[k[0]] if k[0] != year else -1 for k in keys]
     row_cat = [-1 if bd_parsed[k[2]] is None else cat_index[bd_parsed[k[2]]] for k in keys]
@@ -631,6 +629,18 @@ def eliminate_with(u: Vector, r: Vector, pivot: int) -> Vector:
     return content_normalise(out)
 
 
+def _pivot(r: Vector, touching: dict[int, set[int]]) -> int:
+    """The pivot for a new basis row: a column no protected residual uses if there is one (then no
+    residual needs updating), else the one fewest use; a unit entry and the lowest column break ties."""
+    best, best_key = -1, None
+    for col, v in r.items():
+        t = touching.get(col)
+        key = (len(t) if t else 0, abs(v) != 1, col)
+        if best_key is None or key < best_key:
+            best, best_key = col, key
+    return best
+
+
 def gauss_secondary(
     system: LinkedSystem,
     protect: Iterable[int],
@@ -645,15 +655,20 @@ def gauss_secondary(
     rows and the published cells; then it is withheld (a secondary suppression). Returns the
     secondary cells. Exact: integer arithmetic throughout.
     """
+    protect = sorted(set(protect))
+    if not protect:
+        return set()  # nothing to protect: every candidate is published
     basis = EchelonBasis()
     for row in system.known:
-        basis.add(row)
+        # already in echelon form: a known row (dimension d minus the reference dimension, one ward
+        # and period) is pivoted on a category of d, where no other known row has an entry
+        basis.add_reduced(row, next(col for col, v in row.items() if v == 1))
     for c in known_cells:
         basis.add(system.vector(c))
     residual: dict[int, Vector] = {}  # protected cell -> its vector reduced by the basis
     by_canon: dict[tuple, set[int]] = defaultdict(set)
     touching: dict[int, set[int]] = defaultdict(set)  # column -> protected cells whose residual uses it
-    for p in sorted(set(protect)):
+    for p in protect:
         r = basis.reduce(system.vector(p))
         if not r:
             continue  # derivable from public knowledge alone (structural): nothing can protect it
@@ -670,7 +685,7 @@ def gauss_secondary(
         if by_canon.get(key):
             secondary.add(c)  # publishing c would reveal a protected cell
             continue
-        pivot = min(r, key=lambda col: (len(touching.get(col, ())), abs(r[col]) != 1, col))
+        pivot = _pivot(r, touching)
         basis.add_reduced(r, pivot)
         for p in list(touching.get(pivot, ())):
             old = residual[p]
@@ -764,7 +779,7 @@ class _HighsLP:
             if status == self._hc.HighsModelStatus.kUnbounded:
                 return -np.inf, None, None  # nothing published bounds it
             if status != self._hc.HighsModelStatus.kOptimal:
-                raise SystemError_(f"attacker LP: {self._h.modelStatusToString(status)}; the published counts "
+                raise LinkedSystemError(f"attacker LP: {self._h.modelStatusToString(status)}; the published counts "
                                    "are inconsistent with each other")
             sol = self._h.getSolution()
             x = np.array(sol.col_value, dtype=float)
@@ -775,7 +790,7 @@ class _HighsLP:
         if res.status == 3:
             return -np.inf, None, None
         if res.status != 0:
-            raise SystemError_(f"attacker LP: {res.message}; the published counts are inconsistent with each other")
+            raise LinkedSystemError(f"attacker LP: {res.message}; the published counts are inconsistent with each other")
         return float(res.fun), res.x, np.asarray(res.eqlin.marginals)
 
 

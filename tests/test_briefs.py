@@ -432,6 +432,12 @@ def test_to_png_renders_at_print_scale():
         assert (im.width, im.height) == (1000, 600)
 
 
+def test_no_chromium_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    with pytest.raises(charts.ChartExportError, match=r"chart export needs Debian's chromium \(`make chromium`\)"):
+        charts.to_png(go.Figure(go.Bar(x=["a"], y=[1])))
+
+
 # ---------------------------------------------------------------- the command's one-line errors
 def _error(capsys, *argv) -> str:
     assert cli.main(["brief", *argv]) == 1

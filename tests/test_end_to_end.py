@@ -380,3 +380,40 @@ def test_no_withheld_value_reaches_the_open_data_or_the_changes_table(demo_relea
             assert shown == 0
     finally:
         con.close()
+
+
+def test_lcp_build_refuses_to_publish_a_release_the_audit_fails(demo_release, release, monkeypatch, capsys):
+    """The gate in `lcp build`: values that give a count away are not published (one-line error, the
+    live release untouched)."""
+    from pipelines import build, disclosure
+
+    path = demo_release / "published" / "scorecard.duckdb"
+    inode = path.stat().st_ino
+    values = release["indicator_values"]
+    key = ["indicator_id", "period", "breakdown"]
+    hidden_districts = values.filter((pl.col("area_level") == "district") & pl.col("suppressed")).group_by(key).agg(
+        pl.len().alias("n"), pl.col("area_code").min().alias("keep_hidden"))
+    shown_county = values.filter((pl.col("area_level") == "county") & ~pl.col("suppressed")).select(key)
+    county = hidden_districts.filter(pl.col("n") >= 2).join(shown_county, on=key).sort(key).row(0, named=True)
+    # publish every district of that table but one: the last one is then the county minus the rest
+    keep_hidden = county["keep_hidden"]
+    tampered = values.with_columns(
+        pl.when((pl.col("indicator_id") == county["indicator_id"]) & (pl.col("period") == county["period"])
+                & (pl.col("breakdown") == county["breakdown"]) & (pl.col("area_level") == "district")
+                & (pl.col("area_code") != keep_hidden))
+        .then(False).otherwise(pl.col("suppressed")).alias("suppressed"),
+    ).with_columns(pl.col("numerator").fill_null(50).alias("numerator"))
+    tampered = tampered.with_columns(
+        pl.when(pl.col("suppressed")).then(None).otherwise(pl.col("numerator")).alias("numerator"))
+
+    def fake_compute(*args, **kwargs):
+        reports = kwargs.get("reports", args[7] if len(args) > 7 else None)
+        reports["disclosure"] = disclosure.SuppressionReport()
+        return tampered, []
+
+    monkeypatch.setattr(build, "compute_values", fake_compute)
+    assert cli.main(["build"]) == 1
+    err = capsys.readouterr().err
+    assert "not published" in err and "disclosure audit failed" in err
+    assert err.strip().count("\n") == 0
+    assert path.stat().st_ino == inode

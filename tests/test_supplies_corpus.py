@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -119,17 +120,29 @@ CORPUS = {
 }
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A data dir with a published release and a store holding one good supply (2022/23), made once."""
+    root = tmp_path_factory.mktemp("corpus")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LCP_DATA_DIR", str(root / "data"))
+    try:
+        fixture_release.write_fixture_release(config.release_path())
+        good = root / "good" / "yos"
+        good.mkdir(parents=True)
+        (good / "agreement.yaml").write_text(yaml.safe_dump(AGREEMENT), encoding="utf-8")
+        (good / "yjs_disposals_2022-23.csv").write_bytes(csv_bytes(GOOD_2022))
+        assert main(["ingest", str(good.parent)]) == 0
+    finally:
+        mp.undo()
+    return root / "data"
+
+
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A data dir with a published release and a store holding one good supply (2022/23)."""
-    data = tmp_path / "data"
-    monkeypatch.setenv("LCP_DATA_DIR", str(data))
-    fixture_release.write_fixture_release(config.release_path())
-    good = tmp_path / "good" / "yos"
-    good.mkdir(parents=True)
-    (good / "agreement.yaml").write_text(yaml.safe_dump(AGREEMENT), encoding="utf-8")
-    (good / "yjs_disposals_2022-23.csv").write_bytes(csv_bytes(GOOD_2022))
-    assert main(["ingest", str(good.parent)]) == 0
+def env(template, tmp_path, monkeypatch):
+    """A fresh copy of the template data dir; returns the test's folder."""
+    shutil.copytree(template, tmp_path / "data")
+    monkeypatch.setenv("LCP_DATA_DIR", str(tmp_path / "data"))
     return tmp_path
 
 
