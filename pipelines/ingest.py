@@ -6,7 +6,7 @@ as a whole (every problem reported at once, vectorised), and either stored whole
 supply of the same dataset and period -- or not at all.
 
 Stored per client record (docs/architecture.md): person_key (HMAC-SHA256 of "supplier_code:id" under
-the project's secret key), ward_code, sex, ethnicity, event_date, age_at_event, age_at_31aug and the
+the project's secret key), ward_code, sex, ethnicity, event_date, age_at_event, age_at_31aug, age_at_31mar and the
 agreement's own fields except the id. Never the date of birth, the postcode or the supplier's id.
 
 A file is read in batches (BATCH_ROWS rows; a CSV is never loaded whole): each batch is validated,
@@ -199,6 +199,12 @@ def _age_expr(dob: pl.Expr, on: pl.Expr) -> pl.Expr:
 def _last_31aug(on: pl.Expr) -> pl.Expr:
     md = on.dt.month().cast(pl.Int32) * 100 + on.dt.day().cast(pl.Int32)
     return pl.date(on.dt.year().cast(pl.Int32) - (md < 831).cast(pl.Int32), 8, 31)
+
+
+def _next_31mar(on: pl.Expr) -> pl.Expr:
+    """The first 31 March on or after the date (the end of the financial year it falls in)."""
+    md = on.dt.month().cast(pl.Int32) * 100 + on.dt.day().cast(pl.Int32)
+    return pl.date(on.dt.year().cast(pl.Int32) + (md > 331).cast(pl.Int32), 3, 31)
 
 
 def _fmt(v: float) -> str:
@@ -588,6 +594,7 @@ def _minimise_client(parsed: pl.DataFrame, ds: DatasetAgreement, supplier_code: 
         pl.col("_event").alias("event_date"),
         pl.col("_age").cast(pl.Int32).alias("age_at_event"),
         _age_expr(pl.col("_dob"), _last_31aug(pl.col("_event"))).alias("age_at_31aug"),
+        _age_expr(pl.col("_dob"), _next_31mar(pl.col("_event"))).alias("age_at_31mar"),
         *[
             pl.col(f"_f_{f.name}").cast(dtypes[f.type]).alias(f.name)
             for f in ds.fields

@@ -16,6 +16,7 @@ direction, quartile and comparison NULL. Showing them as withheld (`c`) is the c
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ ECM_OUTCOMES = (
 )
 #: The benchmark the scorecard shows next to every value.
 DEFAULT_BENCHMARK = "England"
+_YEAR = re.compile(r"\d{4}/\d{2}")  # a financial-year period label
 
 # Sort keys shared by several queries: indicator ids in natural order (NI 55 before NI 111).
 _INDICATOR_ORDER = "TRY_CAST(regexp_extract(i.indicator_id, '(\\d+)', 1) AS INTEGER) NULLS LAST, i.indicator_id"
@@ -165,8 +167,11 @@ class ReleaseReader:
         return [r[0] for r in rows]
 
     def latest_period(self, indicator_id: str) -> str | None:
+        """The newest financial year ('2024/25') if the indicator has one, else its newest period: a
+        quarter or a 12-month window is a detail of its year, and only years are published for wards."""
         periods = self.periods(indicator_id)
-        return periods[-1] if periods else None
+        years = [p for p in periods if _YEAR.fullmatch(p)]
+        return (years or periods or [None])[-1]
 
     # ------------------------------------------------------------------ values
     def scorecard(self, area_code: str, period: str | None = None, benchmark: str = DEFAULT_BENCHMARK) -> pl.DataFrame:
@@ -184,7 +189,8 @@ class ReleaseReader:
             WITH v AS (
                 SELECT * FROM indicator_values
                 WHERE area_code = $area AND breakdown = 'all' AND ($period IS NULL OR period = $period)
-                QUALIFY row_number() OVER (PARTITION BY indicator_id ORDER BY period DESC) = 1
+                QUALIFY row_number() OVER (PARTITION BY indicator_id
+                                           ORDER BY length(period) = 7 DESC, period DESC) = 1
             )
             SELECT i.indicator_id, i.title, i.ecm_outcome, i.unit, i.polarity,
                    v.period, v.numerator, v.denominator, v.value, v.lower_95, v.upper_95,

@@ -45,6 +45,7 @@ CLIENT_COLUMNS: dict[str, pl.DataType] = {
     "event_date": pl.Date(),
     "age_at_event": pl.Int32(),
     "age_at_31aug": pl.Int32(),
+    "age_at_31mar": pl.Int32(),
 }
 
 SUPPLIES_SCHEMA: dict[str, pl.DataType] = {

@@ -16,6 +16,9 @@ in a temporary LCP_DATA_DIR, so the bench never touches the real stores.
   LP audit of the published release (`sdc_audit.audit_release`, what `lcp audit` runs); their sum
   against the 60-second target (issue 6), and the information loss by level.
 
+- pipeline: the demo county end to end (`lcp demo`, `lcp ingest`, `lcp build`, each its own
+  process): files, rows, values and the share withheld, and each step's wall time.
+
 Add a section by writing `def bench_<name>(args) -> None` and listing it in SECTIONS.
 """
 from __future__ import annotations
@@ -214,7 +217,49 @@ def bench_disclosure(args) -> None:
             print(f"disclosure: {line.strip()}")
 
 
+def _lcp(env: dict, *cmd: str) -> float:
+    """Run one `lcp` command in a child process; its wall time in seconds (exits on failure)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *cmd], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"lcp {cmd[0]} failed:\n{proc.stdout}\n{proc.stderr}")
+    return time.perf_counter() - t0
+
+
+def bench_pipeline(args) -> None:
+    """The demo county end to end, each step as its own `lcp` process: demo, ingest, build."""
+    import duckdb
+
+    with tempfile.TemporaryDirectory(prefix="lcp_bench_") as tmp:
+        env = dict(os.environ, LCP_DATA_DIR=str(Path(tmp) / "data"))
+        supplies = Path(tmp) / "supplies"
+        t_demo = _lcp(env, "demo", "--out", str(supplies))
+        files = [f for f in supplies.rglob("*") if f.suffix in (".csv", ".xlsx")]
+        size = sum(f.stat().st_size for f in files)
+        print(f"pipeline: lcp demo wrote {len(files)} supply files ({size / 1e6:.0f} MB) in {t_demo:.1f}s")
+        t_ingest = _lcp(env, "ingest", str(supplies))
+        con = duckdb.connect(str(Path(tmp) / "data" / "restricted" / "store.duckdb"), read_only=True)
+        try:
+            rows = int(con.execute("SELECT CAST(sum(rows) AS BIGINT) FROM supplies").fetchall()[0][0])
+        finally:
+            con.close()
+        print(f"pipeline: lcp ingest {rows:,} client rows in {t_ingest:.1f}s = {rows / t_ingest:,.0f} rows/s")
+        t_build = _lcp(env, "build")
+        con = duckdb.connect(str(Path(tmp) / "data" / "published" / "scorecard.duckdb"), read_only=True)
+        try:
+            n_ind = con.execute("SELECT count(*) FROM indicators").fetchall()[0][0]
+            n, withheld = con.execute(
+                "SELECT count(*), CAST(sum(CASE WHEN suppressed THEN 1 ELSE 0 END) AS BIGINT) FROM indicator_values"
+            ).fetchall()[0]
+        finally:
+            con.close()
+        print(f"pipeline: lcp build {n_ind} indicators, {n:,} values ({withheld / n:.0%} withheld) in {t_build:.1f}s")
+        print(f"pipeline: demo + ingest + build {t_demo + t_ingest + t_build:.1f}s ({os.cpu_count()} CPUs)")
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "pipeline": bench_pipeline,
     "ingest": bench_ingest,
     "briefs": bench_briefs,
     "disclosure": bench_disclosure,

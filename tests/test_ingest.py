@@ -137,6 +137,8 @@ def test_good_csv_loads_typed_minimised_rows(tmp_path):
     yp1 = df.filter(pl.col("event_date") == dt.date(2023, 6, 10)).row(0, named=True)
     # dob 15/10/2010, event 10/06/2023: 12 at the event; 11 on 31/08/2022 (the 31 August before it)
     assert (yp1["age_at_event"], yp1["age_at_31aug"], yp1["ward_code"]) == (12, 11, WARD1)
+    # and 13 on 31/03/2024 (the 31 March ending the financial year); the 29 February child is 16 then
+    assert (yp1["age_at_31mar"], first["age_at_31mar"]) == (13, 16)
     assert (yp1["sex"], yp1["ethnicity"], yp1["disposal_type"], yp1["court_disposal"]) == ("M", 1, "reprimand", "N")
     yp2 = df.filter(pl.col("ethnicity") == 14).row(0, named=True)
     assert (yp2["ward_code"], yp2["disposal_type"], yp2["court_disposal"], yp2["offences"]) == (

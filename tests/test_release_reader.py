@@ -143,3 +143,17 @@ def test_incomplete_release_is_reported(tmp_path):
     con.close()
     with pytest.raises(ReleaseMissing, match="incomplete"):
         open_release(path)
+
+
+def test_latest_period_prefers_the_newest_year_to_its_quarters_and_windows():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE indicator_values (indicator_id VARCHAR, period VARCHAR)")
+    con.executemany("INSERT INTO indicator_values VALUES (?, ?)", [
+        ("Q", "2023/24"), ("Q", "2024/25"), ("Q", "2024/25 Q3"), ("Q", "2024/25 Q4"),
+        ("R", "2024/25"), ("R", "12m to 2025-03"), ("R", "12m to 2025-06"),
+        ("W", "12m to 2024-12"), ("W", "12m to 2025-03"),
+    ])
+    reader = ReleaseReader(con)
+    assert reader.latest_period("Q") == "2024/25"
+    assert reader.latest_period("R") == "2024/25"
+    assert reader.latest_period("W") == "12m to 2025-03"  # no year: the newest window

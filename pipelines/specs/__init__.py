@@ -20,7 +20,7 @@ from pipelines.config import SPECS_DIR
 
 COMMON_FIELDS = ("dob", "gender", "postcode", "ethnicity")
 #: Fields every minimised record carries, usable in indicator filters.
-DERIVED_FIELDS = ("sex", "ethnicity", "age_at_event", "age_at_31aug", "ward_code", "event_date")
+DERIVED_FIELDS = ("sex", "ethnicity", "age_at_event", "age_at_31aug", "age_at_31mar", "ward_code", "event_date")
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -120,9 +120,6 @@ class Agreement(_Strict):
 
 
 # ---------------------------------------------------------------- indicators
-#: Derived per-record fields an indicator may read besides the dataset's own fields. `age_at_31mar`
-#: (age on the first 31 March on or after the event) is used when the store holds it; see `AgeRule`.
-OPTIONAL_DERIVED_FIELDS = ("age_at_31mar",)
 BREAKDOWN_DIMENSIONS = ("sex", "ethnicity", "age")
 CI_METHODS = ("wilson", "byars", "mean_t", "newcombe")
 _BAND = re.compile(r"^(\d{1,2})-(\d{1,2})$")
@@ -226,9 +223,9 @@ class AgeRule(_Strict):
     - `31 August`: on the last 31 August on or before the event, i.e. academic age, as the DfE uses for
       school years, NEET and participation (`age_at_31aug`);
     - `31 March`: on the first 31 March on or after the event, i.e. at the end of the financial year, as
-      the SSDA903 indicators use. Taken from the derived field `age_at_31mar` where the store holds it;
-      otherwise exact only for records whose event date is itself a 31 March (a snapshot at 31 March),
-      and other records have no age and are not counted.
+      the SSDA903 indicators use (`age_at_31mar`, derived at ingest). A store written before that field
+      existed has no `age_at_31mar`: then only records whose event date is itself a 31 March (a
+      snapshot) have an age, and other records are not counted.
 
     bands: contiguous, non-overlapping 'low-high' bands covering min..max exactly, so every counted
     record falls in exactly one band and the `age=` parts add up to `all`.
