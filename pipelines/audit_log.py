@@ -30,7 +30,7 @@ GENESIS = "0" * 64
 FIELDS = ("at", "actor", "action", "supplier_code", "dataset", "period", "file", "sha256", "rows", "outcome",
           "detail")
 #: Actions written by this project (others may be added by later modules; the set is not closed).
-ACTIONS = ("load", "replace", "reject", "purge", "correction-open", "correction-close")
+ACTIONS = ("load", "replace", "reject", "purge", "correction-open", "correction-close", "restore")
 
 
 class AuditLogError(RuntimeError):
