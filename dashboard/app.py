@@ -30,6 +30,7 @@ navigation = st.navigation(pages, position="sidebar")
 key = common.require_release()
 with st.sidebar:
     st.markdown("**LCP Scorecard**  \nLincolnshire Locality Children's Partnerships")
+    common.postcode_search(key)
     common.footer(key)
 
 navigation.run()

@@ -232,9 +232,12 @@ def url_choice(
     options = list(options)
     if not options:
         raise ValueError(f"no options for {name}")
-    key, keep = f"url_{name}", f"last_{name}"
+    key, keep, written = f"url_{name}", f"last_{name}", f"urlw_{name}"
+    wanted = st.query_params.get(name)
+    if wanted in options and wanted != st.session_state.get(written) and wanted != st.session_state.get(key):
+        # The URL changed from outside this widget (a link to this view, e.g. st.page_link with query_params).
+        st.session_state[key] = wanted
     if st.session_state.get(key) not in options:
-        wanted = st.query_params.get(name)
         for candidate in (wanted, st.session_state.get(keep), default, options[0]):
             if candidate in options:
                 st.session_state[key] = candidate
@@ -243,6 +246,7 @@ def url_choice(
     st.session_state[keep] = value
     if st.query_params.get(name) != value:
         st.query_params[name] = value
+    st.session_state[written] = value
     return value
 
 
@@ -274,3 +278,242 @@ def legend_text(key: ReleaseKey) -> str:
             "95% confidence interval: the range the true value is likely to lie in, given chance variation.",
         )
     )
+
+
+# ---------------------------------------------------------------- issue 8: shared by the new pages
+LEVEL_NAMES = {"ward": "wards", "district": "districts", "partnership": "partnership areas", "county": "county"}
+
+
+def has_reader(name: str) -> bool:
+    """Whether this version of pipelines.release has the query `name` (issue 7 adds some later)."""
+    return callable(getattr(ReleaseReader, name, None))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def has_table(key: ReleaseKey, name: str) -> bool:
+    return reader(key).has_table(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def columns(key: ReleaseKey, table: str) -> list[str]:
+    return reader(key).columns(table)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def sources(key: ReleaseKey) -> pl.DataFrame:
+    return reader(key).sources()
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def series(key: ReleaseKey, area_code: str, indicator_id: str | None = None) -> pl.DataFrame:
+    return reader(key).series(area_code, indicator_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def profile(key: ReleaseKey, area_code: str) -> pl.DataFrame:
+    return reader(key).profile(area_code)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def neighbours(key: ReleaseKey, area_code: str) -> pl.DataFrame:
+    return reader(key).neighbours(area_code)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def level_values(key: ReleaseKey, indicator_id: str, period: str, level: str) -> pl.DataFrame:
+    return reader(key).level_values(indicator_id, period, level)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def breakdowns(key: ReleaseKey, indicator_id: str, period: str, area_code: str) -> pl.DataFrame:
+    return reader(key).breakdowns(indicator_id, period, area_code)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def summary_counts(key: ReleaseKey, area_code: str) -> pl.DataFrame | None:
+    """ReleaseReader.summary_counts (issue 7), or None where this version has no such query."""
+    if not has_reader("summary_counts"):
+        return None
+    return reader(key).summary_counts(area_code)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def exceptions(key: ReleaseKey, area_code: str | None = None) -> pl.DataFrame | None:
+    if not has_reader("exceptions"):
+        return None
+    if area_code is None:  # every area: the county and partnership areas (districts are the same places)
+        return reader(key).exceptions(None, levels=("county", "partnership"))
+    return reader(key).exceptions(area_code)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def funnel(key: ReleaseKey, indicator_id: str, period: str, level: str) -> pl.DataFrame | None:
+    if not has_reader("funnel"):
+        return None
+    return reader(key).funnel(indicator_id, period, level)
+
+
+@st.cache_resource(show_spinner=False)
+def boundaries(level: str) -> tuple[dict, str, str]:
+    """(geojson, code property, name property) for a map of `level` (ward, district or partnership)."""
+    if level == "ward":
+        return geography.ward_geojson(), "ward_code", "ward_name"
+    if level == "district":
+        return geography.district_geojson(), "lad_code", "lad_name"
+    return geography.partnership_geojson(), "partnership_code", "partnership_name"
+
+
+def all_area_names(key: ReleaseKey) -> dict[str, str]:
+    frame = areas(key)
+    return dict(zip(frame["area_code"].to_list(), frame["area_name"].to_list()))
+
+
+def area_label(key: ReleaseKey, code: str) -> str:
+    """'Boston LCP (partnership area)', 'Fenside (ward, Boston LCP)', 'Lincolnshire (whole county)'."""
+    frame = areas(key).filter(pl.col("area_code") == code)
+    if frame.is_empty():
+        return code
+    name, level = frame["area_name"][0], frame["area_level"][0]
+    if level == "county":
+        return f"{name} (whole county)"
+    if level == "ward":
+        lookup = area_lookup(key).filter(pl.col("ward_code") == code)
+        lcp = lookup["partnership_code"][0] if lookup.height else None
+        return f"{name} (ward, {all_area_names(key).get(lcp, lcp)})" if lcp else f"{name} (ward)"
+    return f"{name} ({'partnership area' if level == 'partnership' else level})"
+
+
+def png_download(key: ReleaseKey, fig, *, title: str, subtitle: str, stem: str, footnote: str = "",
+                 label: str = "Download chart (PNG)", widget_key: str | None = None) -> None:
+    """A print-resolution PNG of `fig` that explains itself when pasted: its own title, subtitle, the
+    release and date, the suppression note and attribution (charts.print_ready, drawn by Kaleido in
+    Debian's Chromium when clicked, not on every run)."""
+    from pipelines import brief_text
+
+    info = release_info(key)
+    limit = threshold(key)
+    printable = charts.print_ready(
+        fig, title=title, subtitle=subtitle,
+        source=brief_text.source_line(info.get("release_id", "unknown"), info.get("built_at")),
+        footnote=" ".join(p for p in (footnote, brief_text.suppression_note(limit), brief_text.attribution()) if p),
+    )
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_") or "chart"
+    st.download_button(label, data=lambda: charts.to_png(printable, scale=2), file_name=f"{safe}.png",
+                       mime="image/png", on_click="ignore", icon=":material/image:", key=widget_key)
+
+
+def download_buttons(key: ReleaseKey, table: pl.DataFrame, *, title: str, stem: str, source: str = "",
+                     extra_notes: Sequence[str] = (), widget_key: str | None = None) -> None:
+    """CSV and Excel downloads of exactly `table` (the text shown), with the release, source and
+    suppression notes (pipelines.downloads). Made when clicked."""
+    from pipelines import downloads
+
+    notes = downloads.download_notes(release_info(key), title=title, source=source, extra=extra_notes)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_") or "table"
+    # What the buttons will write, kept for this session (tests read it: AppTest cannot click a download).
+    st.session_state.setdefault("downloads", {})[widget_key or safe] = (table, notes)
+    a, b, _ = st.columns([1, 1, 3])
+    a.download_button("Download CSV", data=lambda: downloads.csv_bytes(table, notes), file_name=f"{safe}.csv",
+                      mime="text/csv", on_click="ignore", icon=":material/download:",
+                      key=f"csv_{widget_key or safe}")
+    b.download_button("Download Excel", data=lambda: downloads.xlsx_bytes(table, notes, sheet_title=title),
+                      file_name=f"{safe}.xlsx", on_click="ignore", icon=":material/table_view:",
+                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                      key=f"xlsx_{widget_key or safe}")
+
+
+def postcode_search(key: ReleaseKey) -> None:
+    """The sidebar's postcode search: finds the ward and partnership area and links to their profiles."""
+    raw = st.text_input("Find a postcode", key="postcode", placeholder="e.g. PE21 6EF",
+                        help="A Lincolnshire postcode: shows its ward and partnership area.")
+    if not raw:
+        return
+    hit = geography.find_postcode(raw)
+    if hit is None:
+        shape = geography.normalise_postcode(raw)
+        st.caption("That is not a valid postcode." if shape is None else
+                   f"{shape} is not a live Lincolnshire postcode.")
+        return
+    names = all_area_names(key)
+    st.caption(f"**{hit['postcode']}**")
+    profile_page = PAGES_DIR / "profile.py"
+    for code in (hit["ward_code"], hit["partnership_code"]):
+        if code:
+            label = f"{names.get(code, code)} ({'ward' if code == hit['ward_code'] else 'partnership area'})"
+            if profile_page.is_file() and code in names:
+                st.page_link(str(profile_page), label=label, query_params={"area": code}, icon=":material/place:")
+            else:
+                st.caption(label)
+
+
+def print_css() -> None:
+    """Print-friendly: no sidebar, toolbar or buttons on paper, charts kept whole."""
+    st.html("""<style>
+@media print {
+  [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDownloadButton"],
+  [data-testid="stBaseButton-secondary"], [data-testid="stDecoration"] { display: none !important; }
+  [data-testid="stMain"] { margin-left: 0 !important; }
+  .js-plotly-plot, [data-testid="stTable"] { break-inside: avoid; }
+}
+</style>""")
+
+
+def link(page_file: str, label: str, params: dict[str, str], icon: str | None = None) -> None:
+    """A link to another page with its URL state (st.page_link inside the app's navigation; a plain
+    link when the page runs on its own, e.g. under AppTest.from_file)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(f"pages/{page_file}", label=label, query_params=params, icon=icon)
+    except (StreamlitAPIException, KeyError):
+        from urllib.parse import urlencode
+
+        st.markdown(f"[{label.replace('[', '(').replace(']', ')')}](./{page_file.removesuffix('.py')}?{urlencode(params)})")
+
+
+def go_to(page_file: str, params: dict[str, str]) -> None:
+    """Open another page with this URL state (st.switch_page; falls back to setting the query)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.switch_page(f"pages/{page_file}", query_params=params)
+    except StreamlitAPIException:
+        for k, v in params.items():
+            st.query_params[k] = v
+
+
+def rag_summary_frame(frame: pl.DataFrame, counts: pl.DataFrame | None) -> pl.DataFrame:
+    """Counts of indicators per Every Child Matters outcome: RAG, direction, quartile, vs England.
+
+    From `ReleaseReader.summary_counts` when the release reader has it (issue 7), else counted from the
+    scorecard rows shown (`frame`). A withheld value counts as 'not assessed'."""
+    measures = {
+        "rag": [("green", charts.rag_label("green")), ("amber", charts.rag_label("amber")), ("red", charts.rag_label("red"))],
+        "direction": [("improving", "Improving"), ("no_change", "No change"), ("worsening", "Worsening")],
+        "quartile": [("1", "Q1 (best)"), ("2", "Q2"), ("3", "Q3"), ("4", "Q4 (worst)")],
+        "vs_benchmark": [("better", "Better"), ("similar", "Similar"), ("worse", "Worse")],
+    }
+    if counts is not None and not counts.is_empty():
+        tall = counts.select(
+            pl.col("ecm_outcome").fill_null("Other"), "measure", pl.col("category").cast(pl.String), "n_indicators"
+        ).group_by("ecm_outcome", "measure", "category").agg(pl.col("n_indicators").sum())
+    else:
+        parts = []
+        for m in measures:
+            parts.append(frame.select(
+                pl.col("ecm_outcome").fill_null("Other"), pl.lit(m).alias("measure"),
+                pl.col(m).cast(pl.String).alias("category"),
+            ))
+        tall = (pl.concat(parts).group_by("ecm_outcome", "measure", "category").agg(pl.len().alias("n_indicators"))
+                if parts else pl.DataFrame())
+    outcomes = [o for o in frame["ecm_outcome"].fill_null("Other").unique(maintain_order=True).to_list()]
+    rows = []
+    for outcome in [*outcomes, "All outcomes"]:
+        sub = tall if outcome == "All outcomes" else tall.filter(pl.col("ecm_outcome") == outcome)
+        row: dict[str, str] = {"Outcome": outcome}
+        for m, cats in measures.items():
+            for cat, label in cats:
+                n = sub.filter((pl.col("measure") == m) & (pl.col("category") == cat))["n_indicators"].sum()
+                row[label] = str(int(n or 0))
+        rows.append(row)
+    return pl.DataFrame(rows, schema={c: pl.String for c in rows[0]}) if rows else pl.DataFrame()

@@ -11,26 +11,32 @@ Rules (each function's docstring has the detail):
 - vs_benchmark: the area's 95% interval against the benchmark value (Fingertips): entirely above ->
   higher, entirely below -> lower, touching or containing -> similar; higher/lower -> better/worse by
   polarity.
-- rag: green = significantly better than England, amber = similar, red = significantly worse; an
-  optional per-indicator target with tolerance can soften red to amber.
+- rag: by the indicator's rule (`rag_rule`): benchmark (green = significantly better than England,
+  amber = similar, red = significantly worse), target (met / missed within tolerance / missed beyond
+  it) or target_and_benchmark (both must agree for green or red); `rag_rule_text` says it in words.
 - direction: significant change (two-sample z test at 95%) from the previous period of the same kind
   (year, same quarter, 12-month window a year earlier) of the same indicator, area and breakdown;
   improving/worsening by polarity, else no_change.
+- trend: a test for trend over the last 5 points of the same period kind (Cochran-Armitage for
+  proportions, Poisson regression score test for rates, inverse-variance weighted regression for means
+  and gaps) at 95%; improving/worsening by polarity, else no_change; null without 5 published points.
 - quartile: PHE quantile method (nq = 4, ties "min") among areas of the same level; 1 = best.
+- national_quartile: a district's quartile against England's quartile thresholds (benchmark data).
 
-Whatever the functions compute, `assess` ends by nulling value, limits, vs_benchmark, rag, direction
-and quartile on suppressed rows: nothing derived from a withheld count is shown.
+Whatever the functions compute, `assess` ends by nulling value, limits, vs_benchmark, rag, direction,
+trend, quartile and national_quartile on suppressed rows: nothing derived from a withheld count is shown.
 """
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.stats import Z95, compare_expr
+from pipelines.stats import TREND_POINTS, Z95, compare_expr, trend_expr
 
 NQ = 4
 #: Columns nulled on a suppressed row by `assess` (those present in the frame).
 SUPPRESSED_NULL_COLUMNS = (
-    "value", "lower_95", "upper_95", "lower_998", "upper_998", "vs_benchmark", "rag", "direction", "quartile",
+    "value", "lower_95", "upper_95", "lower_998", "upper_998", "vs_benchmark", "rag", "direction", "trend",
+    "quartile", "national_quartile",
 )
 _JUDGED = pl.col("polarity").is_in(["higher_better", "lower_better"])
 
@@ -88,40 +94,141 @@ def add_benchmark_comparison(
     return out.with_columns(vs.alias("vs_benchmark"))
 
 
+#: The RAG rules (`IndicatorSpec.rag_rule`); the default is target_and_benchmark with a target, else benchmark.
+RAG_RULES = ("benchmark", "target", "target_and_benchmark")
+
+
+def _target_status(values_names: list[str]) -> pl.Expr:
+    """'met' | 'within' | 'missed' | null: the value against target_value and target_tolerance by polarity.
+
+    higher_better: met when value >= target; within when target - tolerance <= value < target; missed when
+    value < target - tolerance. lower_better: the mirror (met when value <= target, missed when value >
+    target + tolerance). Null without a target, a value or a polarity.
+    """
+    if "target_value" not in values_names:
+        return pl.lit(None, dtype=pl.String)
+    t = pl.col("target_value").cast(pl.Float64)
+    tol = pl.col("target_tolerance").cast(pl.Float64).fill_null(0.0) if "target_tolerance" in values_names \
+        else pl.lit(0.0)
+    v = pl.col("value").cast(pl.Float64)
+    hb, lb = pl.col("polarity") == "higher_better", pl.col("polarity") == "lower_better"
+    known = t.is_not_null() & v.is_not_null() & (hb | lb)
+    met = (hb & (v >= t)) | (lb & (v <= t))
+    missed = (hb & (v < t - tol)) | (lb & (v > t + tol))
+    return (
+        pl.when(known.not_()).then(pl.lit(None, dtype=pl.String))
+        .when(met).then(pl.lit("met"))
+        .when(missed).then(pl.lit("missed"))
+        .otherwise(pl.lit("within"))
+    )
+
+
+def rag_rule_expr(names: list[str]) -> pl.Expr:
+    """The rule each row follows: its `rag_rule` column where set, else target_and_benchmark where the row
+    has a target, else benchmark."""
+    has_target = pl.col("target_value").is_not_null() if "target_value" in names else pl.lit(False)
+    default = pl.when(has_target).then(pl.lit("target_and_benchmark")).otherwise(pl.lit("benchmark"))
+    if "rag_rule" in names:
+        return pl.coalesce(pl.col("rag_rule"), default)
+    return default
+
+
 def add_rag(values: pl.LazyFrame) -> pl.LazyFrame:
-    """Add rag ('green' | 'amber' | 'red' | null) from vs_benchmark (run `add_benchmark_comparison` first).
+    """Add rag ('green' | 'amber' | 'red' | null) by the row's RAG rule (run `add_benchmark_comparison` first).
 
-    Rule: green = significantly better than the England benchmark, amber = similar, red = significantly
-    worse; null where vs_benchmark is null (suppressed, no benchmark, no_judgement).
+    Rules (per indicator, `rag_rule` in its YAML; see `rag_rule_expr` for the default):
 
-    Targets (optional): where the frame has target_value and target_tolerance (in the indicator's unit)
-    and both are non-null on a row, red needs BOTH worse than the benchmark AND missing the target by
-    more than the tolerance in the polarity's bad direction (higher_better: value < target - tolerance;
-    lower_better: value > target + tolerance). A row worse than the benchmark but on target (within
-    tolerance) is amber. A target never changes green or amber. Rows with no target follow the plain rule.
+    - benchmark: green = significantly better than England (the 95% interval, `vs_benchmark`), amber =
+      similar, red = significantly worse.
+    - target: against target_value with target_tolerance (in the indicator's unit), by polarity:
+      green = target met (higher_better: value >= target; lower_better: value <= target), amber = missed
+      by no more than the tolerance, red = missed by more than the tolerance.
+    - target_and_benchmark: both must agree. green = significantly better than England and the target
+      not missed by more than the tolerance; red = significantly worse than England and the target
+      missed by more than the tolerance; amber otherwise (similar to England, or the two disagree).
+
+    Null where the row is suppressed, the indicator is no_judgement, or what the rule needs is missing
+    (no benchmark comparison for the benchmark rules; no target or value for the target rules).
     """
     names = values.collect_schema().names()
     vs = pl.col("vs_benchmark")
-    red = vs == "worse"
-    if "target_value" in names and "target_tolerance" in names:
-        t, tol, v = pl.col("target_value"), pl.col("target_tolerance"), pl.col("value")
-        has_target = t.is_not_null() & tol.is_not_null()
-        misses = (
-            pl.when(pl.col("polarity") == "higher_better").then(v < t - tol)
-            .when(pl.col("polarity") == "lower_better").then(v > t + tol)
-            .otherwise(pl.lit(False))
-            .fill_null(False)
-        )
-        red = red & (has_target.not_() | misses)
+    target = _target_status(names)
+    rule = rag_rule_expr(names)
+    bench_rag = (
+        pl.when(vs == "better").then(pl.lit("green"))
+        .when(vs == "similar").then(pl.lit("amber"))
+        .when(vs == "worse").then(pl.lit("red"))
+    )
+    target_rag = (
+        pl.when(target == "met").then(pl.lit("green"))
+        .when(target == "within").then(pl.lit("amber"))
+        .when(target == "missed").then(pl.lit("red"))
+    )
+    both_rag = (
+        pl.when(vs.is_null() | target.is_null()).then(pl.lit(None, dtype=pl.String))
+        .when((vs == "better") & (target != "missed")).then(pl.lit("green"))
+        .when((vs == "worse") & (target == "missed")).then(pl.lit("red"))
+        .otherwise(pl.lit("amber"))
+    )
     rag = (
         pl.when(_not_suppressed(names).not_() | _JUDGED.not_()).then(pl.lit(None, dtype=pl.String))
-        .when(vs == "better").then(pl.lit("green"))
-        .when(vs == "similar").then(pl.lit("amber"))
-        .when(red).then(pl.lit("red"))
-        .when(vs == "worse").then(pl.lit("amber"))
-        .otherwise(pl.lit(None, dtype=pl.String))
+        .when(rule == "target").then(target_rag)
+        .when(rule == "target_and_benchmark").then(both_rag)
+        .otherwise(bench_rag)
     )
     return values.with_columns(rag.alias("rag"))
+
+
+def _fmt_number(v: float) -> str:
+    return f"{v:,.6g}" if abs(v) >= 1000 else f"{v:.6g}"
+
+
+def format_in_unit(v: float, unit: str) -> str:
+    """A target or tolerance written in the indicator's unit ('85%', '5.5 per 100,000', '12 points')."""
+    if unit.startswith("percentage points"):
+        return f"{_fmt_number(v)} percentage points"
+    if unit.startswith("percentage"):
+        return f"{_fmt_number(v)}%"
+    if unit.startswith("rate "):
+        return f"{_fmt_number(v)} {unit[len('rate '):]}"
+    return f"{_fmt_number(v)} ({unit})"
+
+
+def _tolerance_text(tol: float, unit: str) -> str:
+    if unit.startswith("percentage"):
+        return f"{_fmt_number(tol)} percentage points"
+    return format_in_unit(tol, unit)
+
+
+def rag_rule_text(
+    rule: str | None, polarity: str, unit: str, target_value: float | None = None,
+    target_tolerance: float | None = None, benchmark: str = "England",
+) -> str:
+    """The RAG rule of one indicator in words, shown beside every RAG (release `indicators.rag_rule_text`)."""
+    if polarity not in ("higher_better", "lower_better") or rule is None:
+        return "No RAG: this indicator has no better or worse direction (no judgement)."
+    withheld = " No RAG where the value is withheld."
+    bench = (f"Green: significantly better than {benchmark} (95% confidence interval); amber: similar; "
+             f"red: significantly worse.")
+    if rule == "benchmark":
+        return bench + withheld
+    if target_value is None:
+        raise ValueError(f"rag rule {rule} needs a target")
+    tol = target_tolerance or 0.0
+    good = "at or above" if polarity == "higher_better" else "at or below"
+    bad = "below" if polarity == "higher_better" else "above"
+    limit = target_value - tol if polarity == "higher_better" else target_value + tol
+    target = format_in_unit(target_value, unit)
+    tol_txt = _tolerance_text(tol, unit)
+    if rule == "target":
+        return (f"Target {target} ± {tol_txt}. Green: {good} the target; amber: {bad} it by no more than "
+                f"{tol_txt}; red: {bad} {format_in_unit(limit, unit)}." + withheld)
+    if rule == "target_and_benchmark":
+        return (f"Target {target} ± {tol_txt}, with the comparison with {benchmark} (95% confidence "
+                f"interval). Green: significantly better than {benchmark} and not {bad} "
+                f"{format_in_unit(limit, unit)}; red: significantly worse than {benchmark} and {bad} "
+                f"{format_in_unit(limit, unit)}; amber: otherwise." + withheld)
+    raise ValueError(f"unknown rag rule {rule!r}")
 
 
 def period_kind_expr(period: str | pl.Expr = "period") -> pl.Expr:
@@ -198,6 +305,68 @@ def add_direction(values: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def add_trend(values: pl.LazyFrame, points: int = TREND_POINTS) -> pl.LazyFrame:
+    """Add trend ('improving' | 'worsening' | 'no_change' | null): a test for trend over `points` periods.
+
+    For each row, the `points` periods of its kind (`period_kind_expr`) ending at its own period, in the
+    indicator's sorted list of periods of that kind (years: this year and the 4 before it; a quarter:
+    the same quarter of 5 years; a window: the windows ending in the same month of 5 years), equally
+    spaced scores t = 0..4. Every one of them must have a published (not suppressed) row for the same
+    indicator, area and breakdown; otherwise null. The test is `pipelines.stats.trend_expr` by
+    ci_method (Cochran-Armitage, Poisson score test, weighted regression of means or gaps); |z| >
+    1.959964 is a significant trend, its sign gives higher/lower, mapped by polarity to
+    improving/worsening; otherwise no_change. Null on a suppressed row and for no_judgement indicators.
+    """
+    names = values.collect_schema().names()
+    keys = ["indicator_id", "_kind", "area_code", "breakdown"]
+    periods = (
+        values.select("indicator_id", "period").unique()
+        .with_columns(period_kind_expr().alias("_kind"))
+        .sort("indicator_id", "_kind", "period")
+        .with_columns(pl.int_range(pl.len()).over("indicator_id", "_kind").alias("_pidx"))
+    )
+    pub = _not_suppressed(names)
+    extra = [c for c in ("numerator_2", "denominator_2", "sum_squares") if c in names]
+    base = ["numerator", "denominator", *extra]
+    out = (
+        values.with_row_index("_row")
+        .join(periods, on=["indicator_id", "period"], how="left")
+        .with_columns(pub.alias("_pub"))
+        .sort(*keys, "_pidx")
+    )
+    shifted = []
+    for k in range(1, points):
+        shifted.append(pl.col("_pidx").shift(k).over(keys).alias(f"_pidx_{k}"))
+        shifted.append(pl.col("_pub").shift(k).over(keys).alias(f"_pub_{k}"))
+        shifted += [pl.col(c).shift(k).over(keys).alias(f"_{c}_{k}") for c in base]
+    out = out.with_columns(shifted)
+
+    def col(c: str, k: int) -> pl.Expr:
+        return pl.col(c) if k == 0 else pl.col(f"_{c}_{k}")
+
+    lags = range(points - 1, -1, -1)  # oldest first
+    kw = {}
+    if {"numerator_2", "denominator_2"} <= set(extra):
+        kw.update(x2s=[col("numerator_2", k) for k in lags], n2s=[col("denominator_2", k) for k in lags])
+    if "sum_squares" in extra:
+        kw.update(sss=[col("sum_squares", k) for k in lags])
+    z = trend_expr([col("numerator", k) for k in lags], [col("denominator", k) for k in lags], "ci_method", **kw)
+    complete = pl.all_horizontal(
+        [pl.col("_pub")]
+        + [(pl.col(f"_pidx_{k}") == pl.col("_pidx") - k).fill_null(False) for k in range(1, points)]
+        + [pl.col(f"_pub_{k}").fill_null(False) for k in range(1, points)]
+    )
+    usable = complete & _JUDGED & z.is_not_null()
+    trend = (
+        pl.when(usable.not_()).then(pl.lit(None, dtype=pl.String))
+        .when(z.abs() > Z95).then(_by_polarity(z > 0, z < 0, "improving", "worsening"))
+        .otherwise(pl.lit("no_change"))
+    )
+    helpers = ["_kind", "_pidx", "_pub"] + [f"_pidx_{k}" for k in range(1, points)] + \
+        [f"_pub_{k}" for k in range(1, points)] + [f"_{c}_{k}" for c in base for k in range(1, points)]
+    return out.with_columns(trend.alias("trend")).sort("_row").drop("_row", *helpers)
+
+
 def quantile_expr(key: pl.Expr, group: list[str], nq: int = NQ) -> pl.Expr:
     """PHE `phe_quantile` on `key` within `group`, where rank 1 goes to the LOWEST key (ties "min").
 
@@ -233,6 +402,45 @@ def add_quartile(values: pl.LazyFrame) -> pl.LazyFrame:
     return values.with_columns(quantile_expr(key, group).alias("quartile"))
 
 
+def add_national_quartile(
+    values: pl.LazyFrame, thresholds: pl.LazyFrame | pl.DataFrame | None, benchmark: str = "England"
+) -> pl.LazyFrame:
+    """Add national_quartile (Int32, 1 = best .. 4 = worst, or null): the row's value placed among England's
+    areas of its level by the quartile thresholds shipped as benchmark data (`load_quartile_thresholds`:
+    indicator_id, period, benchmark, area_level, lower_quartile, median, upper_quartile).
+
+    higher_better: value >= upper_quartile -> 1, >= median -> 2, >= lower_quartile -> 3, else 4;
+    lower_better: value <= lower_quartile -> 1, <= median -> 2, <= upper_quartile -> 3, else 4. A value
+    exactly on a threshold takes the better quartile (as ties do in `add_quartile`). Only breakdown
+    'all' rows of the level the thresholds are for (district); null where suppressed, no_judgement, or
+    there is no threshold for the indicator, period and level.
+    """
+    names = values.collect_schema().names()
+    if "national_quartile" in names:
+        values = values.drop("national_quartile")
+    if thresholds is None:
+        return values.with_columns(pl.lit(None, dtype=pl.Int32).alias("national_quartile"))
+    th = (
+        thresholds.lazy().filter(pl.col("benchmark") == benchmark)
+        .select("indicator_id", "period", "area_level",
+                pl.col("lower_quartile").cast(pl.Float64).alias("_lq"),
+                pl.col("median").cast(pl.Float64).alias("_md"),
+                pl.col("upper_quartile").cast(pl.Float64).alias("_uq"))
+        .unique(subset=["indicator_id", "period", "area_level"], keep="first")
+    )
+    out = values.join(th, on=["indicator_id", "period", "area_level"], how="left", maintain_order="left")
+    v = pl.col("value").cast(pl.Float64)
+    lq, md, uq = pl.col("_lq"), pl.col("_md"), pl.col("_uq")
+    hb, lb = pl.col("polarity") == "higher_better", pl.col("polarity") == "lower_better"
+    q = (
+        pl.when(hb).then(pl.when(v >= uq).then(1).when(v >= md).then(2).when(v >= lq).then(3).otherwise(4))
+        .when(lb).then(pl.when(v <= lq).then(1).when(v <= md).then(2).when(v <= uq).then(3).otherwise(4))
+    )
+    ok = (_not_suppressed(names) & (pl.col("breakdown") == "all") & v.is_not_null() & v.is_not_nan()
+          & lq.is_not_null() & md.is_not_null() & uq.is_not_null())
+    return out.with_columns(pl.when(ok).then(q).cast(pl.Int32).alias("national_quartile")).drop("_lq", "_md", "_uq")
+
+
 def enforce_suppression(values: pl.LazyFrame) -> pl.LazyFrame:
     """Null value, limits, vs_benchmark, rag, direction and quartile wherever the row is suppressed."""
     names = values.collect_schema().names()
@@ -245,12 +453,16 @@ def enforce_suppression(values: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def assess(
-    values: pl.LazyFrame, benchmarks: pl.LazyFrame | pl.DataFrame, benchmark: str = "England"
+    values: pl.LazyFrame, benchmarks: pl.LazyFrame | pl.DataFrame, benchmark: str = "England",
+    quartile_thresholds: pl.LazyFrame | pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
-    """The whole stage: benchmark comparison, RAG, direction, quartile, then the suppression invariant."""
+    """The whole stage: benchmark comparison, RAG, direction, trend, quartile, national quartile, then the
+    suppression invariant."""
     out = enforce_suppression(values)
     out = add_benchmark_comparison(out, benchmarks, benchmark)
     out = add_rag(out)
     out = add_direction(out)
+    out = add_trend(out)
     out = add_quartile(out)
+    out = add_national_quartile(out, quartile_thresholds, benchmark)
     return enforce_suppression(out)

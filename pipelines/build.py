@@ -12,10 +12,12 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import assessment, disclosure, export, geography, measures, publish, sdc_audit, stats
+from pipelines import (
+    assessment, disclosure, export, failpoints, geography, judgements, measures, publish, sdc_audit, stats,
+)
 from pipelines.config import METHODS_VERSION, release_path, suppression_threshold
 from pipelines.restricted_store import RestrictedStore
-from pipelines.specs import IndicatorSpec, load_benchmarks, load_indicators
+from pipelines.specs import IndicatorSpec, load_benchmarks, load_indicators, load_quartile_thresholds
 
 
 class BuildError(RuntimeError):
@@ -32,6 +34,8 @@ class BuildReport:
     seconds: float
     skipped: list[str] = field(default_factory=list)
     disclosure: list[str] = field(default_factory=list)  # suppression and audit lines (sdc_audit)
+    #: indicator id -> why its dataset's stored records cannot feed it (a field the definition reads is missing)
+    missing_fields: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         share = self.suppressed / self.rows if self.rows else 0
@@ -41,6 +45,8 @@ class BuildReport:
         )
         if self.skipped:
             text += f"; no data for {', '.join(self.skipped)}"
+        for ind, why in self.missing_fields.items():
+            text += f"\n{ind} not built: the stored {why}"
         return "\n".join([text, *self.disclosure])
 
 
@@ -57,10 +63,15 @@ def indicators_table(specs: list[IndicatorSpec]) -> pl.DataFrame:
                 "target_value": s.target.value if s.target else None,
                 "target_tolerance": s.target.tolerance if s.target else None,
                 "notes": s.notes,
+                "rag_rule": s.effective_rag_rule,
+                "rag_rule_text": assessment.rag_rule_text(
+                    s.effective_rag_rule, s.polarity, s.unit, s.target.value if s.target else None,
+                    s.target.tolerance if s.target else None,
+                ),
             }
             for s in specs
         ],
-        schema_overrides={"target_value": pl.Float64, "target_tolerance": pl.Float64},
+        schema_overrides={"target_value": pl.Float64, "target_tolerance": pl.Float64, "rag_rule": pl.String},
     )
 
 
@@ -73,6 +84,7 @@ def compute_values(
     threshold: int,
     previous: pl.DataFrame | None = None,
     reports: dict | None = None,
+    quartile_thresholds: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """The whole computation, from minimised records to assessed `indicator_values`.
 
@@ -84,10 +96,16 @@ def compute_values(
         if records is None:
             skipped.append(spec.id)
             continue
-        periods = sorted(
-            records.select(measures.period_expr(spec.period_basis)).unique().collect()["period"].drop_nulls()
-        )
-        frames.append(measures.indicator_counts(records, spec, hierarchy, population.lazy(), periods))
+        missing = sorted(spec.fields_used() - set(records.collect_schema().names()))
+        if missing:  # supplied under an older agreement without a field the definition reads
+            skipped.append(spec.id)
+            if reports is not None:
+                reports.setdefault("missing_fields", {})[spec.id] = f"{spec.dataset} lacks {', '.join(missing)}"
+            continue
+        try:  # client records or an aggregate supply, as the indicator's record_level says
+            frames.append(measures.counts_for(records, spec, hierarchy, population.lazy()))
+        except ValueError as e:
+            raise BuildError(str(e)) from None
     if not frames:
         raise BuildError("the restricted store holds no data for any indicator: run `lcp ingest DIR` first")
     counts = pl.concat(frames).collect()
@@ -98,12 +116,15 @@ def compute_values(
         reports["disclosure"] = disclosure_report
     protected = measures.apply_disclosure(counts, suppressed, ind)
     with_meta = protected.lazy().join(
-        ind.lazy().select("indicator_id", "multiplier", "ci_method", "polarity", "target_value", "target_tolerance"),
+        ind.lazy().select("indicator_id", "multiplier", "ci_method", "polarity", "target_value", "target_tolerance",
+                          "rag_rule"),
         on="indicator_id",
     )
-    assessed = assessment.assess(stats.add_confidence_limits(with_meta), benchmarks.lazy())
+    assessed = assessment.assess(stats.add_confidence_limits(with_meta), benchmarks.lazy(),
+                                 quartile_thresholds=quartile_thresholds)
     values = (
-        assessed.drop("multiplier", "ci_method", "polarity", "target_value", "target_tolerance", strict=False)
+        assessed.drop("multiplier", "ci_method", "polarity", "target_value", "target_tolerance", "rag_rule",
+                      strict=False)
         .sort("indicator_id", "period", "area_level", "area_code", "breakdown")
         .collect()
     )
@@ -128,14 +149,16 @@ def build(
             store.close()
     hierarchy = geography.hierarchy()
     benchmarks = load_benchmarks(specs_dir)
+    thresholds = load_quartile_thresholds(specs_dir)
     reports: dict = {}
     values, skipped = compute_values(records, specs, hierarchy, geography.population(), benchmarks, threshold,
-                                     sdc_audit.previous_pattern(target), reports)
+                                     sdc_audit.previous_pattern(target), reports, thresholds)
     # the LP attacker over what is about to be published: refuse a release that gives a count away
     audit = sdc_audit.audit_values(values, indicators_table(specs), hierarchy, threshold)
     audit.primary, audit.complementary = reports["disclosure"].primary, reports["disclosure"].complementary
     if not audit.ok:
         raise BuildError(f"not published: {audit.failure_line()}")
+    failpoints.reach("build:computed")
 
     built_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     digest = hashlib.sha256(values.write_csv().encode()).hexdigest()[:8]
@@ -158,16 +181,30 @@ def build(
             }
         ),
         "sources": sources,
+        **judgement_tables(values, indicators_table(specs), geography.areas(), benchmarks, thresholds),
         **governance_tables(target, values),
     }
     publish.write_release(tables, target)
+    failpoints.reach("publish:replaced")
     for fmt in export.FORMATS:  # open data beside the release, made from the published file only
         export.export_release(target.parent / "open-data" / fmt, fmt, target)
     return BuildReport(
         release_id=release_id, path=target, indicators=values["indicator_id"].n_unique(), rows=values.height,
         suppressed=int(values["suppressed"].sum()), seconds=time.perf_counter() - started, skipped=skipped,
+        missing_fields=reports.get("missing_fields", {}),
         disclosure=[reports["disclosure"].summary(), *audit.summary_lines()],
     )
+
+
+def judgement_tables(values: pl.DataFrame, indicators: pl.DataFrame, areas: pl.DataFrame,
+                     benchmarks: pl.DataFrame, thresholds: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The release's `summary_counts`, `funnel` and `quartile_thresholds` (docs/methods.md, Judgements)."""
+    ids = values["indicator_id"].unique().to_list()
+    return {
+        "summary_counts": judgements.summary_counts(values.lazy(), indicators.lazy(), areas.lazy()).collect(),
+        "funnel": judgements.funnel(values.lazy(), indicators.lazy(), benchmarks.lazy()).collect(),
+        "quartile_thresholds": thresholds.filter(pl.col("indicator_id").is_in(ids)),
+    }
 
 
 # ---------------------------------------------------------------- corrections and changes (docs/supplies.md)

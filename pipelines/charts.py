@@ -44,6 +44,17 @@ VALUE_SCALE = [[0.0, "#C6DBEF"], [0.25, "#9ECAE1"], [0.5, "#6BAED6"], [0.75, "#3
 
 WITHHELD_LEGEND = f"withheld ({WITHHELD_SYMBOL})"
 NO_DATA_LEGEND = "no data"
+#: Quartile 1 (best) to 4 (worst): a blue-orange diverging scale (safe for colour-blind readers), named.
+QUARTILE_CATEGORIES = {
+    1: ("#08519C", "Quartile 1 (best)"), 2: ("#6BAED6", "Quartile 2"),
+    3: ("#FDAE6B", "Quartile 3"), 4: ("#D94801", "Quartile 4 (worst)"),
+}
+#: Comparison with England (Okabe-Ito blue, yellow, vermillion), named.
+VS_CATEGORIES = {
+    "better": ("#0072B2", "Better than England"), "similar": ("#F0E442", "Similar to England"),
+    "worse": ("#D55E00", "Worse than England"),
+}
+CATEGORY_NOT_ASSESSED_COLOUR = "#CC79A7"  # Okabe-Ito reddish purple: a value shown, but not ranked or compared
 NOT_ASSESSED_LEGEND = "not assessed"
 
 
@@ -210,6 +221,8 @@ def _hover_text(row: dict, unit: str, threshold: int, polarity: str | None) -> s
         lines.append(f"Trend: {direction_label(row['direction'], polarity)}")
     if not _missing(row.get("quartile")):
         lines.append(f"Quartile: {quartile_label(row['quartile'])}")
+    if row.get("vs_benchmark"):
+        lines.append(f"vs England: {vs_label(row['vs_benchmark'])}")
     return "<br>".join(lines)
 
 
@@ -217,18 +230,18 @@ def _flat(colour: str) -> list[list]:
     return [[0.0, colour], [1.0, colour]]
 
 
-def _subset(geojson: dict, codes: Iterable[str]) -> dict:
+def _subset(geojson: dict, codes: Iterable[str], key: str = "ward_code") -> dict:
     """Only the features a trace draws (each trace carries its own boundaries to the browser)."""
     wanted = set(codes)
     return {"type": "FeatureCollection",
-            "features": [f for f in geojson.get("features", []) if f["properties"]["ward_code"] in wanted]}
+            "features": [f for f in geojson.get("features", []) if f["properties"][key] in wanted]}
 
 
 def _category_trace(geojson: dict, codes: list[str], texts: list[str], colour: str, name: str, role: str,
-                    line_colour: str = BOUNDARY_COLOUR) -> go.Choropleth:
+                    line_colour: str = BOUNDARY_COLOUR, key: str = "ward_code") -> go.Choropleth:
     """Wards filled with one colour; named (for the legend key of the same group), not itself in the legend."""
     return go.Choropleth(
-        geojson=_subset(geojson, codes), featureidkey="properties.ward_code", locations=codes, z=[1] * len(codes),
+        geojson=_subset(geojson, codes, key), featureidkey=f"properties.{key}", locations=codes, z=[1] * len(codes),
         zmin=0, zmax=1, colorscale=_flat(colour), showscale=False, name=name, showlegend=False,
         legendgroup=name, text=texts, hovertemplate="%{text}<extra></extra>",
         marker={"line": {"color": line_colour, "width": 0.6}}, meta={"role": role},
@@ -247,10 +260,12 @@ def _legend_key(name: str, colour: str, line_colour: str = BOUNDARY_COLOUR, symb
 def ward_map(
     geojson: dict,
     frame: pl.DataFrame,
-    colour_by: Literal["value", "rag"],
+    colour_by: Literal["value", "rag", "quartile", "vs_benchmark"],
     title: str,
     unit: str,
     *,
+    key: str = "ward_code",
+    name_key: str = "ward_name",
     highlight: Iterable[str] | None = None,
     highlight_name: str = "chosen area",
     polarity: str | None = None,
@@ -267,13 +282,13 @@ def ward_map(
     Every trace carries meta={'role': ...}: 'anchor', 'no_data', 'value', 'rag', 'withheld', 'labels',
     'highlight' (drawn in that order) and 'legend' (legend entries, no points).
     """
-    if colour_by not in ("value", "rag"):
-        raise ValueError(f"colour_by must be 'value' or 'rag', not {colour_by!r}")
+    if colour_by not in ("value", "rag", "quartile", "vs_benchmark"):
+        raise ValueError(f"colour_by must be 'value', 'rag', 'quartile' or 'vs_benchmark', not {colour_by!r}")
     rows = frame.to_dicts()
     in_frame = {r["area_code"] for r in rows}
-    all_codes = [f["properties"]["ward_code"] for f in geojson.get("features", [])]
-    names = {f["properties"]["ward_code"]: f["properties"].get("ward_name", "") for f in geojson.get("features", [])}
-    points = label_points(geojson)
+    all_codes = [f["properties"][key] for f in geojson.get("features", [])]
+    names = {f["properties"][key]: f["properties"].get(name_key, "") for f in geojson.get("features", [])}
+    points = label_points(geojson, key)
     text = {r["area_code"]: _hover_text(r, unit, threshold, polarity) for r in rows}
     withheld = [r for r in rows if r["suppressed"]]
     shown = [r for r in rows if not r["suppressed"] and not _missing(r["value"])]
@@ -300,7 +315,7 @@ def ward_map(
         if hi == lo:
             lo, hi = lo - 0.5, hi + 0.5
         fig.add_trace(go.Choropleth(
-            geojson=_subset(geojson, (r["area_code"] for r in shown)), featureidkey="properties.ward_code",
+            geojson=_subset(geojson, (r["area_code"] for r in shown), key), featureidkey=f"properties.{key}",
             locations=[r["area_code"] for r in shown], z=values, zmin=lo, zmax=hi,
             colorscale=VALUE_SCALE, name="value", showlegend=False,
             text=[text[r["area_code"]] for r in shown], hovertemplate="%{text}<extra></extra>",
@@ -319,14 +334,32 @@ def ward_map(
             if members:
                 fig.add_trace(_category_trace(
                     geojson, [r["area_code"] for r in members], [text[r["area_code"]] for r in members],
-                    colour, name, "rag",
+                    colour, name, "rag", key=key,
                 ))
             legend.append(_legend_key(name, colour))
+    elif colour_by in ("quartile", "vs_benchmark"):
+        scheme = QUARTILE_CATEGORIES if colour_by == "quartile" else VS_CATEGORIES
+        field = "quartile" if colour_by == "quartile" else "vs_benchmark"
+        for value, (colour, name) in scheme.items():
+            members = [r for r in shown if not _missing(r.get(field)) and r[field] == value]
+            if members:
+                fig.add_trace(_category_trace(
+                    geojson, [r["area_code"] for r in members], [text[r["area_code"]] for r in members],
+                    colour, name, colour_by, key=key,
+                ))
+            legend.append(_legend_key(name, colour))
+        unjudged = [r for r in shown if _missing(r.get(field)) or r[field] not in scheme]
+        if unjudged:
+            fig.add_trace(_category_trace(
+                geojson, [r["area_code"] for r in unjudged], [text[r["area_code"]] for r in unjudged],
+                CATEGORY_NOT_ASSESSED_COLOUR, NOT_ASSESSED_LEGEND, colour_by, key=key,
+            ))
+            legend.append(_legend_key(NOT_ASSESSED_LEGEND, CATEGORY_NOT_ASSESSED_COLOUR))
 
     if withheld:
         fig.add_trace(_category_trace(
             geojson, [r["area_code"] for r in withheld], [text[r["area_code"]] for r in withheld],
-            WITHHELD_COLOUR, WITHHELD_LEGEND, "withheld",
+            WITHHELD_COLOUR, WITHHELD_LEGEND, "withheld", key=key,
         ))
     legend.append(_legend_key(WITHHELD_LEGEND, WITHHELD_COLOUR))
     labelled = [r["area_code"] for r in withheld if r["area_code"] in points]
@@ -341,7 +374,7 @@ def ward_map(
     if no_data:
         fig.add_trace(_category_trace(
             geojson, no_data, [text.get(c, f"<b>{names.get(c, c)}</b><br>no data in this release") for c in no_data],
-            NO_DATA_COLOUR, NO_DATA_LEGEND, "no_data", line_colour="#B0B0B0",
+            NO_DATA_COLOUR, NO_DATA_LEGEND, "no_data", line_colour="#B0B0B0", key=key,
         ))
         legend.append(_legend_key(NO_DATA_LEGEND, NO_DATA_COLOUR, "#8C8C8C"))
         # Draw the no-data wards first, under everything else (their pale boundaries beneath).
@@ -352,7 +385,7 @@ def ward_map(
     if outline:
         name = f"outlined: {highlight_name}"
         fig.add_trace(go.Choropleth(
-            geojson=_subset(geojson, outline), featureidkey="properties.ward_code", locations=outline,
+            geojson=_subset(geojson, outline, key), featureidkey=f"properties.{key}", locations=outline,
             z=[0] * len(outline), zmin=0, zmax=1, colorscale=_flat("rgba(0,0,0,0)"), showscale=False,
             hoverinfo="skip", name=name, legendgroup=name, showlegend=False,
             marker={"line": {"color": HIGHLIGHT_COLOUR, "width": 2.4}}, meta={"role": "highlight"},
@@ -630,3 +663,359 @@ def area_outlines(
                 meta={"role": "outline_labels"},
             ))
     return fig
+
+
+# ---- dashboard charts (issue 8): spine, sparkline, trend, funnel, ranked bars, breakdowns
+#: Marker symbols matching RAG_SYMBOLS (circle, diamond, square), so a chart never relies on colour alone.
+RAG_MARKERS = {"green": "circle", "amber": "diamond", "red": "square"}
+SPINE_RANGE = "#D9D9D9"
+SPINE_IQR = "#9E9E9E"
+ENGLAND_COLOUR = "#000000"
+COUNTY_COLOUR = "#0072B2"
+_CHART_FONT = {"size": 14, "color": "#222222"}
+
+
+def _rag_colour(rag: str | None) -> str:
+    return RAG_COLOURS.get(rag or "", NOT_ASSESSED_COLOUR)
+
+
+def _short(text: str, n: int = 58) -> str:
+    text = str(text or "")
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def _base_layout(fig: go.Figure, height: int, title: str | None = None, **extra) -> go.Figure:
+    fig.update_layout(
+        height=height, paper_bgcolor="#FFFFFF", plot_bgcolor="#FFFFFF", font=_CHART_FONT,
+        margin={"l": 8, "r": 16, "t": 48 if title else 16, "b": 8},
+        title={"text": _plain(title), "x": 0, "xanchor": "left", "font": {"size": 17}} if title else None,
+        hoverlabel={"bgcolor": "#FFFFFF", "font": {"size": 14}}, **extra,
+    )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def spine_chart(frame: pl.DataFrame, *, area_name: str = "this area", level_name: str = "areas",
+                threshold: int = DEFAULT_SUPPRESSION_THRESHOLD, series: dict[str, list[dict]] | None = None) -> go.Figure:
+    """One row per indicator (frame: `ReleaseReader.profile`), PHOF-style: England at the centre line,
+    better always to the right; the pale bar is the range of published values among areas of the same
+    level, the darker bar their middle half; the area's marker has its RAG colour AND shape (● ◆ ■); the
+    county is a blue bar-shaped mark. A withheld value is written 'c' with no marker.
+    `series`: indicator_id -> the area's yearly rows (`ReleaseReader.series`), drawn as a sparkline in a
+    second column (withheld years are gaps marked 'c'). Every trace carries meta={'role': ...}."""
+    from plotly.subplots import make_subplots
+
+    rows = frame.to_dicts()
+    n = len(rows)
+    fig = make_subplots(rows=1, cols=2 if series is not None else 1, shared_yaxes=True, horizontal_spacing=0.02,
+                        column_widths=[0.78, 0.22] if series is not None else [1.0])
+    labels = [f"{r['indicator_id']} {_short(r['title'], 44)}" for r in rows]
+    ys = list(range(n))
+    range_x, iqr_x, dots, county, withheld, missing = [], [], {"green": [], "amber": [], "red": [], "none": []}, [], [], []
+    for y, r in zip(ys, rows):
+        centre = r.get("benchmark_value")
+        if _missing(centre):
+            centre = r.get("county_value")
+        pool = [v for v in (r.get("range_min"), r.get("range_max"), r.get("value"), r.get("county_value")) if not _missing(v)]
+        if _missing(centre):
+            centre = (min(pool) + max(pool)) / 2 if pool else 0.0
+        half = max([abs(v - centre) for v in pool] + [1e-9]) * 1.08
+        flip = -1.0 if r.get("polarity") == "lower_better" else 1.0
+
+        def pos(v, c=centre, h=half, f=flip):
+            return None if _missing(v) else f * (v - c) / h
+
+        if r.get("range_n", 0) and not _missing(r.get("range_min")):
+            a, b = sorted((pos(r["range_min"]), pos(r["range_max"])))
+            range_x.append((y, a, b))
+            q1, q3 = sorted((pos(r["range_q1"]), pos(r["range_q3"])))
+            iqr_x.append((y, q1, q3))
+        if not _missing(r.get("county_value")):
+            county.append((y, pos(r["county_value"]), r))
+        if r.get("suppressed"):
+            withheld.append(y)
+        elif _missing(r.get("value")):
+            missing.append(y)
+        else:
+            dots[r.get("rag") if r.get("rag") in RAG_COLOURS else "none"].append((y, pos(r["value"]), r))
+
+    def bars(items, colour, width, name, role):
+        xs, yv = [], []
+        for y, a, b in items:
+            xs += [a, b, None]
+            yv += [y, y, None]
+        fig.add_trace(go.Scatter(x=xs, y=yv, mode="lines", line={"color": colour, "width": width}, name=name,
+                                 hoverinfo="skip", showlegend=True, meta={"role": role}), row=1, col=1)
+
+    bars(range_x, SPINE_RANGE, 14, f"range across {level_name}", "range")
+    bars(iqr_x, SPINE_IQR, 14, f"middle half of {level_name}", "iqr")
+    fig.add_trace(go.Scatter(
+        x=[c[1] for c in county], y=[c[0] for c in county], mode="markers", name="Lincolnshire",
+        marker={"symbol": "line-ns", "size": 22, "line": {"width": 4, "color": COUNTY_COLOUR}},
+        text=[f"Lincolnshire: {format_value(c[2]['county_value'], False, c[2]['unit'])}{unit_suffix(c[2]['unit'])}" for c in county],
+        hovertemplate="%{text}<extra></extra>", meta={"role": "county"},
+    ), row=1, col=1)
+    for rag, items in dots.items():
+        name = f"{area_name}: {rag_label(rag)}" if rag in RAG_COLOURS else f"{area_name}: not assessed"
+        fig.add_trace(go.Scatter(
+            x=[d[1] for d in items], y=[d[0] for d in items], mode="markers", name=name,
+            marker={"symbol": RAG_MARKERS.get(rag, "circle-open"), "size": 15, "color": _rag_colour(rag if rag != "none" else None),
+                    "line": {"color": "#1A1A1A", "width": 1.2}},
+            text=[f"<b>{_plain(d[2]['indicator_id'])}</b> {area_name}: {format_value(d[2]['value'], False, d[2]['unit'])}"
+                  f"{unit_suffix(d[2]['unit'])} ({format_ci(d[2]['lower_95'], d[2]['upper_95'], False, d[2]['unit'])})"
+                  f"<br>England {format_value(d[2]['benchmark_value'], False, d[2]['unit'])}; RAG {rag_label(d[2]['rag'])}"
+                  for d in items],
+            hovertemplate="%{text}<extra></extra>", showlegend=bool(items) or rag in RAG_COLOURS, meta={"role": "area"},
+        ), row=1, col=1)
+    if withheld:
+        fig.add_trace(go.Scatter(
+            x=[0] * len(withheld), y=withheld, mode="text", text=[f"{WITHHELD_SYMBOL} (withheld)"] * len(withheld),
+            textfont={"size": 14, "color": "#1A1A1A", "weight": "bold"}, name=WITHHELD_LEGEND, showlegend=False,
+            hovertext=[withheld_hover(threshold)] * len(withheld), hoverinfo="text", meta={"role": "withheld"},
+        ), row=1, col=1)
+    if missing:
+        fig.add_trace(go.Scatter(x=[0] * len(missing), y=missing, mode="text", text=["no data"] * len(missing),
+                                 textfont={"size": 13, "color": "#555555"}, showlegend=False, hoverinfo="skip",
+                                 meta={"role": "no_data"}), row=1, col=1)
+    fig.add_vline(x=0, line={"color": ENGLAND_COLOUR, "width": 1.5, "dash": "dot"}, row=1, col=1)
+    fig.update_xaxes(range=[-1.15, 1.15], showticklabels=False, showgrid=False, zeroline=False, fixedrange=True,
+                     row=1, col=1, title={"text": "◀ worse    England (dotted line)    better ▶", "font": {"size": 13}})
+    if series is not None:
+        _sparklines(fig, rows, series)
+    fig.update_yaxes(tickvals=ys, ticktext=[_plain(t) for t in labels], showgrid=False, automargin=True,
+                     fixedrange=True, zeroline=False, range=[n - 0.4, -0.6], tickfont={"size": 14}, row=1, col=1)
+    _base_layout(fig, height=max(46 * n + 150, 260),
+                 legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "font": {"size": 13}},
+                 showlegend=True)
+    fig.update_layout(margin={"l": 8, "r": 16, "t": 70, "b": 8})
+    return fig
+
+
+def _sparklines(fig: go.Figure, rows: list[dict], series: dict[str, list[dict]]) -> None:
+    """Column 2 of the spine chart: each indicator's yearly values scaled into its own row band."""
+    xs, ys, cx, cy, hover = [], [], [], [], []
+    periods = sorted({s["period"] for v in series.values() for s in v})
+    where = {p: i for i, p in enumerate(periods)}
+    for y, r in enumerate(rows):
+        pts = series.get(r["indicator_id"], [])
+        vals = [p["value"] for p in pts if not p["suppressed"] and not _missing(p["value"])]
+        if not vals:
+            continue
+        lo, hi = min(vals), max(vals)
+        span = (hi - lo) or 1.0
+        for p in pts:
+            x = where[p["period"]]
+            if p["suppressed"] or _missing(p["value"]):
+                xs.append(None)
+                ys.append(None)
+                if p["suppressed"]:
+                    cx.append(x)
+                    cy.append(y)
+                continue
+            xs.append(x)
+            ys.append(y + 0.32 - 0.64 * (p["value"] - lo) / span)  # rows run downwards: higher value drawn higher
+            hover.append(f"{p['period']}: {format_value(p['value'], False, r['unit'])}")
+        xs.append(None)
+        ys.append(None)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", line={"color": "#333333", "width": 1.6},
+                             marker={"size": 4, "color": "#333333"}, hoverinfo="skip", showlegend=False,
+                             connectgaps=False, meta={"role": "sparkline"}), row=1, col=2)
+    if cx:
+        fig.add_trace(go.Scatter(x=cx, y=cy, mode="text", text=[WITHHELD_SYMBOL] * len(cx), showlegend=False,
+                                 textfont={"size": 12, "color": "#1A1A1A"}, hoverinfo="skip",
+                                 meta={"role": "sparkline_withheld"}), row=1, col=2)
+    label = f"Trend {periods[0]}–{periods[-1]}" if periods else "Trend"
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, fixedrange=True,
+                     range=[-0.5, max(len(periods) - 0.5, 0.5)], title={"text": label, "font": {"size": 13}}, row=1, col=2)
+    fig.update_yaxes(showgrid=False, fixedrange=True, row=1, col=2)
+
+
+def trend_chart(series: pl.DataFrame, unit: str, *, title: str | None = None, polarity: str | None = None,
+                area_name: str = "area", county: pl.DataFrame | None = None) -> go.Figure:
+    """Yearly values of one area (`ReleaseReader.series` for one indicator) with 95% confidence limits as
+    error bars, markers in RAG colour and shape, England as a dashed line, Lincolnshire as a blue line
+    (`county`: the county's series) and a 'c' where a year is withheld."""
+    rows = series.to_dicts()
+    periods = [r["period"] for r in rows]
+    fig = go.Figure()
+    shown = [r for r in rows if not r["suppressed"] and not _missing(r["value"])]
+    bench = [r for r in rows if not _missing(r.get("benchmark_value"))]
+    if bench:
+        fig.add_trace(go.Scatter(x=[r["period"] for r in bench], y=[r["benchmark_value"] for r in bench], name="England",
+                                 mode="lines+markers", line={"color": ENGLAND_COLOUR, "dash": "dash", "width": 2},
+                                 marker={"symbol": "x", "size": 8}, meta={"role": "england"},
+                                 hovertemplate="England %{x}: %{y:,.1f}<extra></extra>"))
+    if county is not None and county.height:
+        c = [r for r in county.to_dicts() if not r["suppressed"] and not _missing(r["value"])]
+        fig.add_trace(go.Scatter(x=[r["period"] for r in c], y=[r["value"] for r in c], name="Lincolnshire",
+                                 mode="lines", line={"color": COUNTY_COLOUR, "width": 2}, meta={"role": "county"},
+                                 hovertemplate="Lincolnshire %{x}: %{y:,.1f}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=[r["period"] for r in shown], y=[r["value"] for r in shown], name=f"{area_name} (95% limits)",
+        mode="lines+markers", line={"color": "#333333", "width": 2},
+        marker={"size": 13, "color": [_rag_colour(r["rag"]) for r in shown],
+                "symbol": [RAG_MARKERS.get(r["rag"] or "", "circle-open") for r in shown],
+                "line": {"color": "#1A1A1A", "width": 1}},
+        error_y={"type": "data", "symmetric": False, "color": "#555555", "thickness": 1.5, "width": 6,
+                 "array": [r["upper_95"] - r["value"] if not _missing(r["upper_95"]) else 0 for r in shown],
+                 "arrayminus": [r["value"] - r["lower_95"] if not _missing(r["lower_95"]) else 0 for r in shown]},
+        text=[f"{r['period']}: {format_value(r['value'], False, unit)}{unit_suffix(unit)} "
+              f"(95% limits {format_ci(r['lower_95'], r['upper_95'], False, unit)}); RAG {rag_label(r['rag'])}"
+              for r in shown],
+        hovertemplate="%{text}<extra></extra>", meta={"role": "area"},
+    ))
+    hidden = [r["period"] for r in rows if r["suppressed"]]
+    if hidden:
+        fig.add_trace(go.Scatter(x=hidden, y=[None] * len(hidden), showlegend=False, hoverinfo="skip",
+                                 meta={"role": "withheld_axis"}))
+        for p in hidden:
+            fig.add_annotation(x=p, y=0, yref="paper", yanchor="bottom", text=f"<b>{WITHHELD_SYMBOL}</b> withheld",
+                               showarrow=False, font={"size": 13, "color": "#1A1A1A"}, bgcolor="#E6E6E6")
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=periods, title={"text": "Period"})
+    fig.update_yaxes(title={"text": unit}, rangemode="tozero" if unit in ("percentage",) else "normal",
+                     gridcolor="#E5E5E5", zeroline=False)
+    return _base_layout(fig, 400, title, legend={"orientation": "h", "y": -0.32, "x": 0}, dragmode=False)
+
+
+def funnel_plot(values: pl.DataFrame, unit: str, *, limits: pl.DataFrame | None = None, centre: float | None = None,
+                highlight: Iterable[str] = (), title: str | None = None, level_name: str = "wards",
+                highlight_name: str = "chosen area") -> go.Figure:
+    """Value against denominator for every published area (`ReleaseReader.level_values`), with the
+    95% and 99.8% control limits around the centre line (`limits`: `ReleaseReader.funnel`, when the
+    release has them). Markers are RAG shape and colour; the chosen area's are ringed in black."""
+    rows = [r for r in values.to_dicts() if not r["suppressed"] and not _missing(r["value"]) and not _missing(r["denominator"])]
+    chosen = set(highlight)
+    fig = go.Figure()
+    if limits is not None and limits.height:
+        lim = limits.sort("denominator").to_dicts()
+        if _missing(centre) and not _missing(lim[0].get("centre")):
+            centre = lim[0]["centre"]
+        for col, name, dash in (("upper_998", "99.8% limits", "dash"), ("lower_998", None, "dash"),
+                                ("upper_95", "95% limits", "dot"), ("lower_95", None, "dot")):
+            fig.add_trace(go.Scatter(x=[r["denominator"] for r in lim], y=[r[col] for r in lim], mode="lines",
+                                     line={"color": "#555555", "dash": dash, "width": 1.4}, name=name or col,
+                                     showlegend=name is not None, legendgroup=dash, hoverinfo="skip",
+                                     meta={"role": "limit"}))
+    if not _missing(centre):
+        fig.add_hline(y=centre, line={"color": COUNTY_COLOUR, "width": 2},
+                      annotation_text=f"Lincolnshire {format_value(centre, False, unit)}", annotation_position="top right")
+    for rag in ("green", "amber", "red", None):
+        members = [r for r in rows if (r["rag"] if r["rag"] in RAG_COLOURS else None) == rag]
+        if not members:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[r["denominator"] for r in members], y=[r["value"] for r in members], mode="markers",
+            name=rag_label(rag) if rag else NOT_ASSESSED_LEGEND,
+            marker={"symbol": RAG_MARKERS.get(rag or "", "circle"), "size": [15 if r["area_code"] in chosen else 10 for r in members],
+                    "color": _rag_colour(rag), "line": {"color": ["#000000" if r["area_code"] in chosen else "#444444" for r in members],
+                                                         "width": [3 if r["area_code"] in chosen else 0.8 for r in members]}},
+            text=[f"<b>{_plain(r['area_name'])}</b>: {format_value(r['value'], False, unit)}{unit_suffix(unit)}, "
+                  f"denominator {r['denominator']:,.0f}" for r in members],
+            hovertemplate="%{text}<extra></extra>", meta={"role": "areas"},
+        ))
+    fig.update_xaxes(title={"text": f"Denominator (children or population) in each of the {level_name}"}, gridcolor="#E5E5E5")
+    fig.update_yaxes(title={"text": unit}, gridcolor="#E5E5E5")
+    return _base_layout(fig, 460, title, legend={"orientation": "h", "y": -0.3, "x": 0}, dragmode=False)
+
+
+def ranked_bars(values: pl.DataFrame, unit: str, *, benchmark: float | None = None, highlight: Iterable[str] = (),
+                title: str | None = None, threshold: int = DEFAULT_SUPPRESSION_THRESHOLD) -> go.Figure:
+    """Areas ranked by value (`ReleaseReader.level_values`), bars in RAG colour with the RAG word in the
+    hover and a symbol at the bar's end, 95% limits as error bars, England as a dashed line. Withheld
+    areas are listed at the bottom with 'c' and no bar. The chosen area's name is in bold."""
+    rows = values.to_dicts()
+    chosen = set(highlight)
+    shown = [r for r in rows if not r["suppressed"] and not _missing(r["value"])]
+    hidden = [r for r in rows if r["suppressed"] or _missing(r["value"])]
+    order = shown + hidden
+    names = [(f"<b>▶ {_plain(r['area_name'])}</b>" if r["area_code"] in chosen else _plain(r["area_name"])) for r in order]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        y=names[: len(shown)], x=[r["value"] for r in shown], orientation="h",
+        marker={"color": [_rag_colour(r["rag"]) for r in shown],
+                "line": {"color": ["#000000" if r["area_code"] in chosen else "rgba(0,0,0,0)" for r in shown], "width": 2.5}},
+        error_x={"type": "data", "symmetric": False, "color": "#333333", "thickness": 1.2, "width": 3,
+                 "array": [r["upper_95"] - r["value"] if not _missing(r["upper_95"]) else 0 for r in shown],
+                 "arrayminus": [r["value"] - r["lower_95"] if not _missing(r["lower_95"]) else 0 for r in shown]},
+        text=[RAG_SYMBOLS.get(r["rag"] or "", "") for r in shown], textposition="inside", insidetextanchor="start",
+        textfont={"color": "#FFFFFF", "size": 13},
+        hovertext=[f"<b>{_plain(r['area_name'])}</b>: {format_value(r['value'], False, unit)}{unit_suffix(unit)} "
+                   f"(95% limits {format_ci(r['lower_95'], r['upper_95'], False, unit)}); RAG {rag_label(r['rag'])}"
+                   for r in shown],
+        hoverinfo="text", showlegend=False, meta={"role": "bars"},
+    ))
+    if hidden:
+        fig.add_trace(go.Scatter(
+            y=names[len(shown):], x=[0] * len(hidden), mode="text",
+            text=[WITHHELD_SYMBOL if r["suppressed"] else NO_DATA for r in hidden], textposition="middle right",
+            textfont={"size": 14, "color": "#1A1A1A", "weight": "bold"},
+            hovertext=[withheld_hover(threshold) if r["suppressed"] else "no data" for r in hidden], hoverinfo="text",
+            showlegend=False, meta={"role": "withheld"},
+        ))
+    if not _missing(benchmark):
+        fig.add_vline(x=benchmark, line={"color": ENGLAND_COLOUR, "dash": "dash", "width": 1.6},
+                      annotation_text=f"England {format_value(benchmark, False, unit)}", annotation_position="top")
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names, autorange="reversed", automargin=True)
+    fig.update_xaxes(title={"text": unit}, gridcolor="#E5E5E5", rangemode="tozero")
+    return _base_layout(fig, max(24 * len(order) + 120, 260), title, bargap=0.25, dragmode=False)
+
+
+BREAKDOWN_NAMES = {"sex": "Sex", "age": "Age", "ethnicity": "Ethnicity"}
+
+
+def breakdown_label(dimension: str, category: str) -> str:
+    """'sex', 'F' -> 'Female'; 'age', '10-14' -> 'Aged 10-14'; other categories as published."""
+    if dimension == "sex":
+        return {"F": "Female", "M": "Male"}.get(category, category)
+    if dimension == "age":
+        lo, _, hi = category.partition("-")
+        return f"Aged {lo}" if lo == hi else f"Aged {category}"
+    return category
+
+
+def breakdown_bars(frame: pl.DataFrame, unit: str, *, title: str | None = None,
+                   threshold: int = DEFAULT_SUPPRESSION_THRESHOLD) -> go.Figure:
+    """One dimension's categories (`ReleaseReader.breakdowns` rows of one dimension) as bars with 95%
+    limits; a withheld category is written 'c' with no bar."""
+    rows = frame.to_dicts()
+    labels = [breakdown_label(r["dimension"], r["category"]) for r in rows]
+    shown = [(lab, r) for lab, r in zip(labels, rows) if not r["suppressed"] and not _missing(r["value"])]
+    hidden = [(lab, r) for lab, r in zip(labels, rows) if r["suppressed"] or _missing(r["value"])]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        y=[lab for lab, _ in shown], x=[r["value"] for _, r in shown], orientation="h", marker={"color": "#0072B2"},
+        error_x={"type": "data", "symmetric": False, "color": "#333333", "thickness": 1.2, "width": 4,
+                 "array": [r["upper_95"] - r["value"] if not _missing(r["upper_95"]) else 0 for _, r in shown],
+                 "arrayminus": [r["value"] - r["lower_95"] if not _missing(r["lower_95"]) else 0 for _, r in shown]},
+        hovertext=[f"{lab}: {format_value(r['value'], False, unit)}{unit_suffix(unit)} "
+                   f"(95% limits {format_ci(r['lower_95'], r['upper_95'], False, unit)})" for lab, r in shown],
+        hoverinfo="text", showlegend=False, meta={"role": "bars"},
+    ))
+    if hidden:
+        fig.add_trace(go.Scatter(
+            y=[lab for lab, _ in hidden], x=[0] * len(hidden), mode="text",
+            text=[WITHHELD_SYMBOL if r["suppressed"] else NO_DATA for _, r in hidden], textposition="middle right",
+            textfont={"size": 14, "color": "#1A1A1A", "weight": "bold"},
+            hovertext=[withheld_hover(threshold) if r["suppressed"] else "no data" for _, r in hidden], hoverinfo="text",
+            showlegend=False, meta={"role": "withheld"},
+        ))
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels, autorange="reversed", automargin=True)
+    fig.update_xaxes(title={"text": unit}, gridcolor="#E5E5E5", rangemode="tozero")
+    return _base_layout(fig, max(34 * len(rows) + 110, 200), title, dragmode=False)
+
+
+def rag_rule_short(text: str | None) -> str:
+    """The release's RAG rule (`indicators.rag_rule_text`) in a few words for a table cell:
+    'vs England (95% limits)', 'Target 68% ± 2 percentage points and vs England', 'No RAG (no judgement)'.
+    The full wording is on the Indicator detail and Data and methods pages."""
+    if not text:
+        return NO_DATA
+    text = str(text).strip()
+    if text.startswith("No RAG"):
+        return "No RAG (no judgement)"
+    if text.startswith("Target"):
+        return text.split(",", 1)[0].split(". ", 1)[0] + " and vs England"
+    if "England" in text:
+        return "vs England (95% limits)"
+    return _short(text, 60)

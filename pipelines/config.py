@@ -121,3 +121,8 @@ def retention_years() -> int:
     if years < 1:
         raise ValueError(f"LCP_RETENTION_YEARS must be 1 or more, not {years}")
     return years
+
+
+def edit_enabled() -> bool:
+    """Whether the dashboard lets users write commentary (`LCP_EDIT=1`; issue 11 replaces it with logins)."""
+    return os.environ.get("LCP_EDIT", "0").strip().lower() in {"1", "true", "yes"}

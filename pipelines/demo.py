@@ -13,6 +13,8 @@ directory"), agreement.yaml plus one file per dataset and period (2020/21 to 202
 | connexions | LCC Connexions | ccis_activity (xlsx) |
 | lcc_phealth | LCC Public Health (0-19 Health Services) | infant_feeding |
 | lish | Lincolnshire Integrated Sexual Health Service | teenage_conceptions, chlamydia_tests |
+| lrsp | Lincolnshire Road Safety Partnership | road_casualties (aggregate: counts by district) |
+| lcc_bi | LCC Business Intelligence | low_income_children (aggregate: counts by ward) |
 
 (csv unless marked). The records are invented but sized and shaped like the real thing, so that the
 pipeline downstream meets what it will meet in practice:
@@ -1164,6 +1166,112 @@ def _yos_closures(rng: np.random.Generator, g: _Geo) -> dict[str, pl.DataFrame]:
     return _assemble(rng, parts, "young_person_id", "YC-", 6, _CLOSE_COLUMNS, ["dob", "closure_date"], "closure_date")
 
 
+# ---------------------------------------------------------------- aggregate supplies (counts, not records)
+ROAD_SUPPLIER = "Lincolnshire Road Safety Partnership"
+#: child (0-15) road casualties a year per 100,000 by sex (girls, boys): killed or seriously injured,
+#: and slightly injured
+_KSI_RATE = np.array([16.0, 30.0]) / 100_000
+_SLIGHT_RATE = np.array([95.0, 125.0]) / 100_000
+_ROAD_TREND = (0.78, 0.95, 1.0, 0.98, 0.96)  # 2020/21: lockdowns
+_ROAD_COLUMNS = ["area_code", "period", "measure", "breakdown", "numerator"]
+
+
+def _road_casualties(rng: np.random.Generator, g: _Geo) -> dict[str, pl.DataFrame]:
+    """Child road casualties by district of residence, sex and severity (STATS19 casualty home postcode):
+    counts, one row per district, measure and breakdown (`all`, `sex=F`, `sex=M`)."""
+    hier = geography.hierarchy()
+    district = dict(zip(hier["ward_code"].to_list(), hier["district_code"].to_list()))
+    codes = sorted(set(district.values()))
+    d_of_ward = np.array([codes.index(district[w]) for w in g.wards])
+    children = np.zeros((len(codes), 2))
+    np.add.at(children, d_of_ward, g.pop[:, :, 0:16].sum(axis=2))
+    rural = 1.0 + 0.3 * (1.0 - np.bincount(d_of_ward, weights=g.dep) / np.bincount(d_of_ward))  # rural roads
+    parts = {}
+    for k, period in enumerate(PERIODS):
+        rows = []
+        ksi = rng.poisson(children * _KSI_RATE[None, :] * rural[:, None] * _ROAD_TREND[k])
+        slight = rng.poisson(children * _SLIGHT_RATE[None, :] * _ROAD_TREND[k])
+        for measure, counts in (("ksi", ksi), ("all_severities", ksi + slight)):
+            for i, code in enumerate(codes):
+                rows.append((code, period, measure, "all", int(counts[i].sum())))
+                rows.extend((code, period, measure, f"sex={s}", int(counts[i, j])) for j, s in enumerate("FM"))
+        parts[period] = pl.DataFrame(rows, schema=_ROAD_COLUMNS, orient="row")
+    return parts
+
+
+LOW_INCOME_SUPPLIER = "Lincolnshire County Council Business Intelligence"
+_LOW_INCOME_BANDS = ((0, 4), (5, 10), (11, 15))
+_LOW_INCOME_TREND = (0.0, 0.03, 0.08, 0.10, 0.09)  # logit shifts: cost of living from 2022/23
+_LOW_INCOME_COLUMNS = ["area_code", "period", "breakdown", "numerator", "denominator"]
+
+
+def _low_income(rng: np.random.Generator, g: _Geo) -> dict[str, pl.DataFrame]:
+    """Children under 16 in relative low-income families by ward and age band (DWP/HMRC Children in
+    Low Income Families local statistics, as the council's intelligence unit supplies them): counts,
+    numerator and denominator, one row per ward and breakdown (`all`, `age=0-4`, `age=5-10`, `age=11-15`)."""
+    re = _re(rng, g, 0.15, 0.05)
+    dep = _dep_c(g)
+    parts = {}
+    for k, period in enumerate(PERIODS):
+        rows = []
+        p = _sigmoid(_logit(0.17) + 2.2 * dep[:, None] + re[:, k:k + 1] + _LOW_INCOME_TREND[k]
+                     + np.array([0.12, 0.0, -0.08])[None, :])
+        den = np.stack([rng.binomial(np.round(g.pop[:, :, lo:hi + 1].sum(axis=(1, 2))).astype(np.int64), 0.96)
+                        for lo, hi in _LOW_INCOME_BANDS], axis=1)
+        num = rng.binomial(den, p)
+        for i, ward in enumerate(g.wards):
+            rows.append((ward, period, "all", int(num[i].sum()), int(den[i].sum())))
+            rows.extend((ward, period, f"age={lo}-{hi}", int(num[i, j]), int(den[i, j]))
+                        for j, (lo, hi) in enumerate(_LOW_INCOME_BANDS))
+        parts[period] = pl.DataFrame(rows, schema=_LOW_INCOME_COLUMNS, orient="row")
+    return parts
+
+
+def _aggregate_agreements(fy: str) -> dict[str, dict]:
+    return {
+        "lrsp": {
+            "supplier": ROAD_SUPPLIER,
+            "supplier_code": "lrsp",
+            "data_protection_registration": "Z1094482",
+            "contact": "Road Safety Partnership Data and Intelligence Officer",
+            "review_date": dt.date(2026, 9, 30),
+            "datasets": [{
+                "dataset": "road_casualties", "title": "Child road casualties (aged 0-15) by district of residence",
+                "record_level": "aggregate", "indicators": ["NI 48"], "frequency": "annual", "format": "csv",
+                "period_basis": "financial_year", "measures": ["ksi", "all_severities"],
+                "deviations": "By financial year of the collision (the NI used calendar years) and by the casualty's "
+                              "district of residence (STATS19 casualty home postcode), not where the collision "
+                              "happened. Counts by district only: ward counts are too small to be useful.",
+                "metadata": _metadata(
+                    "Counts of casualties aged 0-15 in reported personal-injury road collisions (STATS19), by "
+                    "district of residence and sex: `ksi` killed or seriously injured, `all_severities` every "
+                    "casualty.", dt.date(2025, 7, 31), dt.date(2026, 7, 31), f"Lincolnshire residents; {fy}"),
+            }],
+        },
+        "lcc_bi": {
+            "supplier": LOW_INCOME_SUPPLIER,
+            "supplier_code": "lcc_bi",
+            "data_protection_registration": LCC_REGISTRATION,
+            "contact": "Business Intelligence Manager, Children's Services",
+            "review_date": dt.date(2026, 6, 30),
+            "datasets": [{
+                "dataset": "low_income_children",
+                "title": "Children under 16 in relative low-income families, by ward and age band",
+                "record_level": "aggregate", "indicators": ["NI 116"], "frequency": "annual", "format": "csv",
+                "period_basis": "financial_year", "denominator": True,
+                "deviations": "DWP/HMRC Children in Low Income Families local statistics (relative low income, "
+                              "before housing costs), the successor of the HMRC measure the NI used; counts "
+                              "re-supplied by ward on 2025 boundaries.",
+                "metadata": _metadata(
+                    "Numerator: children under 16 in families with relative low income (below 60% of median, "
+                    "before housing costs) claiming Child Benefit and at least one other benefit; denominator: "
+                    "children under 16 in families claiming Child Benefit. By ward and age band.",
+                    dt.date(2025, 4, 30), dt.date(2026, 4, 30), f"Lincolnshire residents; {fy}"),
+            }],
+        },
+    }
+
+
 # ---------------------------------------------------------------- agreements (protocol Appendix 1)
 def _metadata(description: str, provided: dt.date, refresh: dt.date, coverage: str) -> dict:
     return {"description": description, "date_provided": provided, "refresh_date": refresh, "coverage": coverage}
@@ -1276,6 +1384,7 @@ def _agreements() -> dict[str, dict]:
             }, _yos_closures_agreement()],
         },
         **_children_agreements(),
+        **_aggregate_agreements("financial years 2020/21 to 2024/25"),
     }
 
 
@@ -1758,6 +1867,8 @@ def write_demo(out: Path, seed: int = 2026, scale: str = "county", only: set[str
         ("lish", "teenage_conceptions"): _conceptions,
         ("lish", "chlamydia_tests"): _chlamydia,
         ("yos", "yos_closures"): _yos_closures,
+        ("lrsp", "road_casualties"): _road_casualties,
+        ("lcc_bi", "low_income_children"): _low_income,
     }
     streams = root.spawn(len(generators))
     unknown = set(only or ()) - {d for _, d in generators}

@@ -14,6 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
+import polars as pl
+
 from pipelines import config
 from pipelines.release import ReleaseReader, open_release
 
@@ -36,7 +38,10 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "suppressed": "true where a count of the row is withheld (10 or fewer children, or could reveal such a count)",
         "rag": "red, amber or green against England (see methods); empty where not judged or withheld",
         "direction": "improving, worsening or no_change (significance-based) against the previous period",
+        "trend": "improving, worsening or no_change by a test for trend over the last 5 periods of the same kind "
+                 "(see methods); empty with fewer than 5 published points or where withheld",
         "quartile": "1 (best) to 4 (worst) among areas of the same level",
+        "national_quartile": "districts: 1 (best) to 4 (worst) against England's quartile thresholds, where shipped",
         "vs_benchmark": "better, similar or worse than England by the 95% interval",
         "benchmark_value": "the England value used for the comparison",
     },
@@ -47,6 +52,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "numerator_definition": "what is counted", "denominator_definition": "out of what",
         "denominator_kind": "client (a counted cohort) or population (ONS estimate)",
         "supplier": "who supplies the data", "frequency": "how often it is updated",
+        "rag_rule": "benchmark, target or target_and_benchmark: how the RAG is decided (see methods)",
+        "rag_rule_text": "the RAG rule in words, shown beside every RAG",
     },
     "areas": {
         "area_code": "area code", "area_name": "area name", "area_level": "ward, district, partnership or county",
@@ -75,6 +82,7 @@ def export_release(out: Path, fmt: str = "parquet", release: Path | None = None)
         reader = ReleaseReader(con)
         info = {k: _jsonable(v) for k, v in reader.release_info().items()}
         frames = {name: reader.table(name) for name in TABLES}
+        supplies = reader.sources()
     finally:
         con.close()
     out = Path(out)
@@ -102,6 +110,13 @@ def export_release(out: Path, fmt: str = "parquet", release: Path | None = None)
         ),
         "licence": config.LICENCE,
         "attribution": config.ATTRIBUTION,
+        # who supplied the data: per supplier and dataset, client records or aggregate counts, and the periods
+        "sources": [
+            {"supplier": r["supplier"], "dataset": r["dataset"], "record_level": r["record_level"],
+             "periods": sorted(r["periods"])}
+            for r in supplies.group_by("supplier", "dataset", "record_level").agg(
+                pl.col("period").unique().alias("periods")).sort("supplier", "dataset").iter_rows(named=True)
+        ],
         "format": fmt,
         "tables": files,
         "column_descriptions": {name: COLUMN_DESCRIPTIONS[name] for name in TABLES},

@@ -40,6 +40,12 @@ def hierarchy() -> pl.DataFrame:
 
 
 @lru_cache(maxsize=1)
+def retired_wards() -> pl.DataFrame:
+    """Ward codes no longer in use (geo/retired_wards.csv): ward_code, ward_name, district_code, retired."""
+    return pl.read_csv(GEO_DIR / "retired_wards.csv", infer_schema_length=0)
+
+
+@lru_cache(maxsize=1)
 def partnerships() -> pl.DataFrame:
     return pl.read_csv(GEO_DIR / "partnerships.csv", infer_schema_length=0)
 
@@ -88,3 +94,35 @@ def ward_geojson() -> dict:
 @lru_cache(maxsize=1)
 def district_geojson() -> dict:
     return json.loads((GEO_DIR / "districts.geojson").read_text())
+
+
+def find_postcode(raw: str | None) -> dict | None:
+    """The ward, district and partnership area of a Lincolnshire postcode ('ln11 1pl' or 'LN111PL'):
+    {'postcode', 'ward_code', 'district_code', 'partnership_code'}; None if it is not a valid postcode
+    shape or not a live Lincolnshire postcode."""
+    pc = normalise_postcode(raw)
+    if pc is None:
+        return None
+    hit = postcodes().filter(pl.col("postcode") == pc)
+    if hit.is_empty():
+        return None
+    ward = hit["ward_code"][0]
+    row = hierarchy().filter(pl.col("ward_code") == ward)
+    return {
+        "postcode": pc, "ward_code": ward, "district_code": hit["district_code"][0],
+        "partnership_code": row["partnership_code"][0] if row.height else None,
+    }
+
+
+@lru_cache(maxsize=1)
+def partnership_geojson() -> dict:
+    """The partnership areas' boundaries (coterminous with districts): district features with
+    `partnership_code` and `partnership_name` added."""
+    by_district = {r["district_code"]: r for r in partnerships().iter_rows(named=True)}
+    features = []
+    for f in district_geojson()["features"]:
+        p = by_district.get(f["properties"]["lad_code"])
+        if p is not None:
+            features.append({**f, "properties": {**f["properties"], "partnership_code": p["partnership_code"],
+                                                 "partnership_name": p["partnership_name"]}})
+    return {"type": "FeatureCollection", "features": features}

@@ -42,7 +42,9 @@ from pydantic import ValidationError
 
 from pipelines import audit_log, config, geography
 from pipelines.restricted_store import RestrictedStore, StoreError, pseudonym_key
-from pipelines.specs import COMMON_FIELDS, Agreement, DatasetAgreement, FieldSpec, SpecError, load_agreement
+from pipelines.specs import (
+    COMMON_FIELDS, Agreement, DatasetAgreement, FieldSpec, SpecError, load_agreement, yaml_problem,
+)
 
 AGREEMENT_FILE = "agreement.yaml"
 FILE_RE = re.compile(r"^(?P<dataset>.+)_(?P<label>[^_]+)\.(?P<ext>csv|xlsx)$", re.IGNORECASE)
@@ -131,11 +133,12 @@ class _Reject(Exception):
 
 # ---------------------------------------------------------------- helpers
 def mask_value(value: str | None) -> str | None:
-    """Digits -> '*', letters after the first character -> '*' ('LN11 1PL' -> 'L*** ***')."""
+    """Digits -> '*', letters after the first character -> '*' ('LN11 1PL' -> 'L*** ***'); control
+    characters (line breaks, tabs, NUL) -> '?', so that a message stays on one line."""
     if value is None:
         return None
     head = re.sub(r"\d", "*", value[:1])
-    return (head + re.sub(r"[^\W_]", "*", value[1:]))[:40]
+    return re.sub(r"[\x00-\x1f\x7f]", "?", head + re.sub(r"[^\W_]", "*", value[1:]))[:40]
 
 
 def mask_expr(col: pl.Expr) -> pl.Expr:
@@ -143,7 +146,7 @@ def mask_expr(col: pl.Expr) -> pl.Expr:
     s = col.cast(pl.String)
     return pl.concat_str(
         [s.str.slice(0, 1).str.replace_all(r"\d", "*"), s.str.slice(1).str.replace_all(r"[\p{L}\p{N}]", "*")]
-    ).str.slice(0, 40)
+    ).str.replace_all(r"[\x00-\x1f\x7f]", "?").str.slice(0, 40)
 
 
 def person_key(key: bytes, supplier_code: str, supplier_id: str) -> str:
@@ -301,9 +304,12 @@ def _field_at(header_line: bytes, chunk: bytes, at: int, line: int) -> str | Non
     if line <= 1 or start < 0:
         return None
     prefix = chunk[start + 1:at].decode("utf-8", errors="replace")
-    index = len(next(csv.reader([prefix]), [""])) - 1 if prefix else 0
-    names = next(csv.reader([header_line.decode("utf-8", errors="replace").strip("\r")]), [])
-    return names[index].strip().lower() or None if index < len(names) else None
+    try:
+        index = len(next(csv.reader([prefix]), [""])) - 1 if prefix else 0
+        names = next(csv.reader([header_line.decode("utf-8", errors="replace").strip("\r")]), [])
+    except csv.Error:  # a stray carriage return: the column cannot be told
+        return None
+    return (names[index].strip().lower() or None) if 0 <= index < len(names) else None
 
 
 def _raw_batches(file: str, source: _Source, ext: str) -> Iterator[pl.DataFrame]:
@@ -603,52 +609,176 @@ def _minimise_client(parsed: pl.DataFrame, ds: DatasetAgreement, supplier_code: 
     )
 
 
+_DIMENSIONS = ("sex", "ethnicity", "age")
+
+
+def _aggregate_breakdown(col: pl.Expr) -> pl.Expr:
+    """A supplied breakdown label, normalised ('all', 'sex=F', 'ethnicity=White', 'age=0-4'), or null
+    where it is not one (an empty cell is `all`)."""
+    from pipelines.measures import ETHNIC_GROUP_ORDER
+
+    raw = col.str.strip_chars()
+    is_all = raw.is_null() | (raw == "") | (raw.str.to_lowercase() == "all")
+    dim = raw.str.extract(r"^([A-Za-z]+)\s*=", 1).str.to_lowercase()
+    cat = raw.str.extract(r"=\s*(.*?)$", 1)
+    groups = {g.lower(): g for g in ETHNIC_GROUP_ORDER}
+    group = cat.str.to_lowercase().replace_strict(list(groups), list(groups.values()), default=None,
+                                                  return_dtype=pl.String)
+    lo = cat.str.extract(r"^(\d{1,2})-\d{1,2}$", 1).cast(pl.Int32, strict=False)
+    hi = cat.str.extract(r"^\d{1,2}-(\d{1,2})$", 1).cast(pl.Int32, strict=False)
+    return (
+        pl.when(is_all).then(pl.lit("all"))
+        .when((dim == "sex") & cat.str.to_uppercase().is_in(["F", "M"]))
+        .then(pl.concat_str([pl.lit("sex="), cat.str.to_uppercase()]))
+        .when((dim == "ethnicity") & group.is_not_null()).then(pl.concat_str([pl.lit("ethnicity="), group]))
+        .when((dim == "age") & (lo <= hi)).then(pl.concat_str([pl.lit("age="), lo.cast(pl.String), pl.lit("-"),
+                                                               hi.cast(pl.String)]))
+        .otherwise(None)
+    )
+
+
+def _count_checks(name: str, ok: pl.Expr, value: pl.Expr) -> list[_Check]:
+    c = pl.col(name)
+    negative = c.str.strip_chars().str.contains(r"^-\s*\d") & ~ok
+    return [
+        _Check(name, "a negative count", c.is_not_null() & negative, c),
+        _Check(name, "not a whole number (a count: 0, 1, 2, ...)", c.is_not_null() & ~ok & ~negative, c),
+    ]
+
+
 def _validate_aggregate(
-    file: str, df: pl.DataFrame, start_year: int
+    file: str, df: pl.DataFrame, start_year: int, ds: DatasetAgreement
 ) -> tuple[list[Problem], list[Problem], pl.DataFrame]:
-    """Aggregate supplies: one row per area (ward or district code), period and optional breakdown."""
+    """Aggregate supplies: one row per area (ward or district code), period, measure and breakdown.
+
+    Row checks (every one reported at once, by row and field): the area a current Lincolnshire ward or
+    district (a retired ward code is named so), every row at one level; the period the file's period;
+    the measure one the agreement names; counts whole numbers 0 or more, the numerator not above the
+    denominator; the breakdown `all` (or empty), `sex=F|M`, `ethnicity=<group>` or `age=<low-high>`;
+    each area, measure and breakdown once, and a part only beside its `all` row. Then the parts of
+    each breakdown must add up to their `all` row (numerator and denominator), reported at that row.
+    """
     h = geography.hierarchy()
     levels = pl.concat([
         h.select(pl.col("ward_code").alias("area_code"), pl.lit("ward").alias("area_level")),
         h.select(pl.col("district_code").alias("area_code"), pl.lit("district").alias("area_level")).unique(),
     ])
-    for c in AGGREGATE_OPTIONAL:
+    retired = geography.retired_wards().select(pl.col("ward_code").alias("area_code"),
+                                               pl.lit(True).alias("_retired"))
+    for c in AGGREGATE_OPTIONAL + ("measure",):
         if c not in df.columns:
             df = df.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    if not ds.denominator:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("denominator"))
+    if not ds.measures:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("measure"))
     want = period_name(start_year)
-    num_ok = pl.col("numerator").str.contains(r"^\d{1,18}$")
-    den_ok = pl.col("denominator").str.contains(r"^\d{1,18}$")
-    parsed = df.join(levels, on="area_code", how="left", maintain_order="left").with_columns(
-        pl.col("period").str.replace("-", "/").alias("_period"),
-        pl.when(num_ok).then(pl.col("numerator").cast(pl.Int64, strict=False)).alias("_num"),
-        pl.when(den_ok).then(pl.col("denominator").cast(pl.Int64, strict=False)).alias("_den"),
+    num_ok = pl.col("numerator").str.strip_chars().str.contains(r"^\+?\d{1,18}$")
+    den_ok = pl.col("denominator").str.strip_chars().str.contains(r"^\+?\d{1,18}$")
+    parsed = (
+        df.with_columns(pl.col("area_code").str.strip_chars().str.to_uppercase().alias("_area"))
+        .join(levels.rename({"area_code": "_area"}), on="_area", how="left", maintain_order="left")
+        .join(retired.rename({"area_code": "_area"}), on="_area", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("period").str.strip_chars().str.replace("-", "/").alias("_period"),
+            pl.when(num_ok).then(pl.col("numerator").str.strip_chars().cast(pl.Int64, strict=False)).alias("_num"),
+            pl.when(den_ok).then(pl.col("denominator").str.strip_chars().cast(pl.Int64, strict=False)).alias("_den"),
+            _aggregate_breakdown(pl.col("breakdown")).alias("_bd"),
+            pl.col("measure").str.strip_chars().str.to_lowercase().alias("_measure"),
+        )
     )
+    n_ward = parsed.filter(pl.col("area_level") == "ward").height
+    n_district = parsed.filter(pl.col("area_level") == "district").height
+    level = "ward" if n_ward >= n_district else "district"
+    other = "district" if level == "ward" else "ward"
+    key = pl.struct("_area", "_measure", "_bd")
+    has_all = parsed.filter(pl.col("_bd") == "all").select("_area", "_measure").unique().with_columns(
+        pl.lit(True).alias("_has_all"))
+    parsed = parsed.join(has_all, on=["_area", "_measure"], how="left", nulls_equal=True, maintain_order="left")
+    area = pl.col("area_code")
     checks = [
         _required("area_code"),
+        _Check("area_code", "a retired ward code (North Kesteven wards before May 2023): use the current ward codes",
+               area.is_not_null() & pl.col("_retired").fill_null(False), area),
         _Check("area_code", "not a Lincolnshire ward or district code",
-               pl.col("area_code").is_not_null() & pl.col("area_level").is_null(), pl.col("area_code")),
+               area.is_not_null() & pl.col("area_level").is_null() & pl.col("_retired").is_null(), area),
+        _Check("area_code", f"a {other} code in a supply by {level}: one level per supply (every row a ward, "
+                            "or every row a district)", pl.col("area_level") == other, area),
         _required("period"),
-        _Check("period", f"not the file's period {want}",
+        _Check("period", f"outside the agreement: the file's period is {want} ({ds.frequency} supplies by "
+                         f"{ds.period_basis.replace('_', ' ')}, one file per period)",
                pl.col("period").is_not_null() & (pl.col("_period") != want), pl.col("period")),
         _required("numerator"),
-        _Check("numerator", "not a whole number 0 or more", pl.col("numerator").is_not_null() & ~num_ok,
-               pl.col("numerator")),
-        _Check("denominator", "not a whole number 0 or more", pl.col("denominator").is_not_null() & ~den_ok,
-               pl.col("denominator")),
+        *_count_checks("numerator", num_ok, pl.col("numerator")),
         _Check("numerator", "numerator larger than the denominator", pl.col("_num") > pl.col("_den"),
                pl.col("numerator")),
         _Check("breakdown", "looks like a spreadsheet formula (starts with =, +, - or @)",
                pl.col("breakdown").str.contains(FORMULA_RE), pl.col("breakdown")),
-        _Check("area_code", "area and breakdown given more than once",
-               pl.struct("area_code", "breakdown").is_duplicated() & pl.col("area_code").is_not_null(),
-               pl.col("area_code")),
+        _Check("breakdown", "not a breakdown: all (or empty), sex=F, sex=M, ethnicity=<group> (White, Mixed, "
+                            "Asian, Black, Chinese, Other, Not known) or age=<low-high>",
+               pl.col("_bd").is_null() & ~pl.col("breakdown").str.contains(FORMULA_RE).fill_null(False),
+               pl.col("breakdown")),
+        _Check("area_code", "area, measure and breakdown given more than once",
+               key.is_duplicated() & pl.col("_area").is_not_null() & pl.col("_bd").is_not_null(), area),
+        _Check("breakdown", "a breakdown part without an 'all' row for its area",
+               (pl.col("_bd") != "all") & pl.col("_has_all").is_null() & area.is_not_null(), pl.col("breakdown")),
     ]
+    if ds.denominator:
+        checks += [_required("denominator"), *_count_checks("denominator", den_ok, pl.col("denominator"))]
+    if ds.measures:
+        checks += [
+            _required("measure"),
+            _Check("measure", "not one of the agreement's measures: " + ", ".join(ds.measures),
+                   pl.col("measure").is_not_null() & ~pl.col("_measure").is_in(ds.measures), pl.col("measure")),
+        ]
     errors = _collect(file, parsed, checks)
+    errors += _parts_add_up(file, parsed, ds.denominator)
+    today = dt.date.today()
+    lo, _ = period_bounds(start_year, ds.period_basis)
+    if lo > today:
+        errors.insert(0, Problem(file, None, "period", f"the period {want} has not started ({lo:%d/%m/%Y})"))
+    warnings: list[Problem] = []
+    expected = set(levels.filter(pl.col("area_level") == level)["area_code"].to_list())
+    missing = len(expected - set(parsed["_area"].drop_nulls().to_list()))
+    if missing:
+        warnings.append(Problem(file, None, "area_code",
+                                f"{missing} of the {len(expected)} {level}s have no row: counted as 0"))
     out = parsed.select(
-        pl.col("area_code"), pl.col("area_level"), pl.lit(want).alias("period"), pl.col("breakdown"),
+        pl.col("_area").alias("area_code"), pl.col("area_level"), pl.lit(want).alias("period"),
+        pl.col("_measure").alias("measure"), pl.col("_bd").alias("breakdown"),
         pl.col("_num").alias("numerator"), pl.col("_den").alias("denominator"),
     )
-    return errors, [], out
+    return errors, warnings, out
+
+
+def _parts_add_up(file: str, parsed: pl.DataFrame, denominator: bool) -> list[Problem]:
+    """The parts of each breakdown (sex, ethnicity, age) of an area and measure add up to its `all`
+    row, numerator and denominator: one problem per total and dimension that does not, at the `all`
+    row. Groups holding a value that could not be read, or a key given twice, are left to the row checks."""
+    keys = ["_area", "_measure"]
+    usable = parsed.filter(pl.col("_area").is_not_null() & pl.col("_bd").is_not_null())
+    dup = usable.filter(pl.struct(*keys, "_bd").is_duplicated()).select(keys).unique()
+    usable = usable.join(dup, on=keys, how="anti", nulls_equal=True)
+    parts = usable.filter(pl.col("_bd") != "all").with_columns(
+        pl.col("_bd").str.split("=").list.first().alias("_dim"))
+    totals = usable.filter(pl.col("_bd") == "all").select(
+        *keys, pl.col(_R).alias("_row"), pl.col("_num").alias("_tnum"), pl.col("_den").alias("_tden"),
+        pl.col("numerator").alias("_tnum_raw"), pl.col("denominator").alias("_tden_raw"))
+    counts = [("numerator", "_num", "_tnum", "_tnum_raw")]
+    if denominator:
+        counts.append(("denominator", "_den", "_tden", "_tden_raw"))
+    problems: list[Problem] = []
+    for name, col, total, raw in counts:
+        sums = parts.group_by(*keys, "_dim").agg(
+            pl.col(col).sum().alias("_sum"), pl.col(col).null_count().alias("_bad"))
+        joined = sums.join(totals, on=keys, how="inner", nulls_equal=True).filter(
+            (pl.col("_bad") == 0) & pl.col(total).is_not_null() & (pl.col("_sum") != pl.col(total))
+        ).sort("_row", "_dim").head(MAX_PROBLEMS_PER_CHECK)
+        for r in joined.iter_rows(named=True):
+            problems.append(Problem(
+                file, r["_row"], name, f"the {r['_dim']} parts add up to {r['_sum']}, not to the 'all' row's "
+                                       f"{r[total]}", mask_value(r[raw])))
+    return sorted(problems, key=lambda p: (p.row or 0, p.field or ""))
 
 
 # ---------------------------------------------------------------- one file
@@ -715,8 +845,9 @@ class _Supply:
         except _Reject as r:
             raise self._reject(r.problems) from None
         if self.aggregate:
-            needed = list(AGGREGATE_COLUMNS)
-            allowed = needed + list(AGGREGATE_OPTIONAL)
+            needed = list(AGGREGATE_COLUMNS) + (["measure"] if ds.measures else []) + (
+                ["denominator"] if ds.denominator else [])
+            allowed = needed + ["breakdown"]
         else:
             needed = list(COMMON_FIELDS) + [f.name for f in ds.fields]
             allowed = needed
@@ -786,8 +917,10 @@ class _Supply:
         if self.rows_read == 0:
             raise self._reject([Problem(file, None, None, "no data rows (header only)")])
         if self.aggregate and not self.errors:
-            agg_errors, _, out = _validate_aggregate(file, pl.concat(aggregate_parts), self.start_year)
+            agg_errors, agg_warnings, out = _validate_aggregate(file, pl.concat(aggregate_parts), self.start_year,
+                                                                self.ds)
             self.errors += agg_errors
+            self.warnings += agg_warnings
             if not agg_errors:
                 self.schema = dict(out.schema)
                 self.rows = out.height
@@ -800,7 +933,10 @@ class _Supply:
         line = self.inspection.last_line
         if self.ext != "csv" or self.inspection.ends_with_newline or not line or '"' in line or last_row < 2:
             return None
-        fields = next(csv.reader([line]), [])
+        try:
+            fields = next(csv.reader([line]), [])
+        except csv.Error:  # a stray carriage return: not the truncation pattern
+            return None
         width = len(header.names)
         if len(fields) >= width:
             return None
@@ -1134,15 +1270,14 @@ def parse_agreement(label: str, text: str) -> Agreement:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise IngestError(f"{label}:{where} is not valid YAML: {getattr(e, 'problem', e)}") from None
+        raise IngestError(f"{label}:{yaml_problem(e)}") from None
     try:
         return Agreement.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "(top)"
-        raise IngestError(f"{label}: field {loc}: {first['msg']} ({len(e.errors())} problem(s))") from None
+        msg = " ".join(str(first["msg"]).split())
+        raise IngestError(f"{label}: field {loc}: {msg} ({len(e.errors())} problem(s))") from None
 
 
 def supplier_folders(path: Path) -> list[Path]:

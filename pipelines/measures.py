@@ -367,6 +367,131 @@ def _output_columns(spec: IndicatorSpec, count_cols: list[str]) -> list[pl.Expr]
     ]
 
 
+# ---------------------------------------------------------------- aggregate supplies
+def coterminous_partnerships(hierarchy: pl.DataFrame) -> dict[str, str]:
+    """partnership_code -> district_code for every partnership made of exactly one district's wards
+    (then a district figure is that partnership's figure: nothing is apportioned)."""
+    wards_of = lambda col: {  # noqa: E731
+        k: frozenset(v) for k, v in hierarchy.group_by(col).agg(pl.col("ward_code")).iter_rows()
+    }
+    districts = {w: d for d, w in wards_of("district_code").items()}
+    return {p: districts[w] for p, w in wards_of("partnership_code").items() if w in districts}
+
+
+def aggregate_counts(
+    supplied: pl.LazyFrame,
+    spec: IndicatorSpec,
+    hierarchy: pl.DataFrame,
+    population: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """An aggregate indicator's counts from its supplied counts, in OUTPUT_SCHEMA, like `indicator_counts`.
+
+    `supplied`: the stored aggregate rows (area_code, area_level, period, measure, breakdown,
+    numerator, denominator), validated at ingest (one level per supply, parts adding up to `all`).
+    Per year, the supply's level decides where the indicator is published:
+    - by ward: every ward (zeros where the supply has no row), summed up to district, partnership and
+      county, exactly as client records are;
+    - by district: districts, the partnerships made of exactly one district's wards, and the county.
+      Never wards, nor a partnership that is not one district: a district figure is not apportioned.
+    Breakdowns: those of the indicator (`breakdowns`, default sex and ethnicity, plus age where it
+    declares bands) that the year's supply gives, at district level and above; a part the supply
+    omits for an area is 0 (the supply's parts add up to its `all`). An `age=` part is published only
+    where the supply's bands are the indicator's. Denominators: the supplied `denominator` (a client
+    denominator) or the ONS population of the areas (a population denominator).
+    """
+    frame = supplied.collect()
+    if "measure" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("measure"))
+    frame = frame.filter(
+        (pl.col("measure") == spec.measure) if spec.measure else pl.col("measure").is_null()
+    ).with_columns(pl.col("breakdown").fill_null("all"))
+    labels_all = breakdown_labels(spec)
+    dims = spec.published_breakdowns
+    client = spec.denominator_kind == "client"
+    pop = _ward_population(spec, population, labels_all).collect() if not client else None
+    partnership_of = coterminous_partnerships(hierarchy)
+    level_col = {"ward": "ward_code", "district": "district_code"}
+    out: list[pl.DataFrame] = []
+    for year in sorted(frame["period"].unique().to_list()):
+        rows = frame.filter(pl.col("period") == year)
+        level = "ward" if rows.filter(pl.col("area_level") == "ward").height else "district"
+        rows = rows.filter(pl.col("area_level") == level)
+        have = {b.split("=", 1)[0] for b in rows["breakdown"].unique().to_list() if b != "all"}
+        labels = ["all"]
+        for d in dims:
+            if d not in have:
+                continue
+            want = [lab for lab in labels_all if lab.startswith(f"{d}=")]
+            supplied_labels = {b for b in rows["breakdown"].unique().to_list() if b.startswith(f"{d}=")}
+            if d == "age" and not supplied_labels <= set(want):
+                continue  # other bands than the indicator's: not published
+            labels += want
+        areas = hierarchy.select(pl.col(level_col[level]).alias("area_code")).unique().sort("area_code")
+        grid = areas.join(pl.DataFrame({"breakdown": labels}), how="cross")
+        cells = grid.join(
+            rows.select("area_code", "breakdown", pl.col("numerator").cast(pl.Int64).alias("_x"),
+                        pl.col("denominator").cast(pl.Int64).alias("_n")),
+            on=["area_code", "breakdown"], how="left",
+        ).with_columns(pl.col("_x").fill_null(0), pl.col("_n").fill_null(0))
+        if pop is not None:
+            area_pop = pop.join(hierarchy.select("ward_code", pl.col(level_col[level]).alias("area_code")),
+                                on="ward_code").group_by("area_code", "breakdown").agg(pl.col("_pop").sum())
+            cells = cells.join(area_pop, on=["area_code", "breakdown"], how="left")
+        sums = [pl.col("_x").sum(), pl.col("_n").sum()] + ([pl.col("_pop").sum()] if pop is not None else [])
+        if level == "ward":
+            placed = cells.rename({"area_code": "ward_code"}).join(hierarchy, on="ward_code", how="left")
+            for lvl, col in LEVEL_COLUMNS.items():
+                part = placed.group_by(col, "breakdown").agg(sums).rename({col: "area_code"})
+                out.append(part.with_columns(pl.lit(lvl).alias("area_level"), pl.lit(year).alias("period")))
+        else:
+            out.append(cells.with_columns(pl.lit("district").alias("area_level"), pl.lit(year).alias("period")))
+            if partnership_of:
+                link = pl.DataFrame({"partnership": list(partnership_of), "area_code": list(partnership_of.values())})
+                out.append(cells.join(link, on="area_code").drop("area_code").rename({"partnership": "area_code"})
+                           .with_columns(pl.lit("partnership").alias("area_level"), pl.lit(year).alias("period")))
+            county = hierarchy["county_code"][0]
+            out.append(cells.group_by("breakdown").agg(sums).with_columns(
+                pl.lit(county).alias("area_code"), pl.lit("county").alias("area_level"), pl.lit(year).alias("period")))
+    if not out:
+        return pl.LazyFrame(schema=OUTPUT_SCHEMA)
+    stacked = pl.concat(out, how="diagonal_relaxed").filter(
+        pl.col("area_level").is_in(BREAKDOWN_LEVELS) | (pl.col("breakdown") == "all"))
+    return stacked.lazy().select(_output_columns(spec, ["_x", "_n"])).select(
+        [pl.col(c).cast(t) for c, t in OUTPUT_SCHEMA.items()])
+
+
+def counts_for(
+    records: pl.LazyFrame,
+    spec: IndicatorSpec,
+    hierarchy: pl.DataFrame,
+    population: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """One indicator's counts from its dataset as stored: client records (`indicator_counts`, over
+    the years with data) or an aggregate supply (`aggregate_counts`), as the indicator's
+    `record_level` says; ValueError when the stored dataset is the other kind."""
+    columns = records.collect_schema().names()
+    aggregate = "area_code" in columns and "person_key" not in columns
+    if (spec.record_level == "aggregate") != aggregate:
+        stored = "aggregate counts" if aggregate else "client records"
+        raise ValueError(f"{spec.id}: dataset {spec.dataset} holds {stored}, but the indicator says "
+                         f"record_level: {spec.record_level}")
+    if aggregate:
+        measures_held = set(records.select(pl.col("measure").drop_nulls().unique()).collect()["measure"]) \
+            if "measure" in columns else set()
+        if spec.measure is None and measures_held:
+            raise ValueError(f"{spec.id}: dataset {spec.dataset} carries several counts "
+                             f"({', '.join(sorted(measures_held))}): name one with `measure:`")
+        if spec.denominator_kind == "client":
+            missing = records.filter(pl.col("denominator").is_null()).select(pl.len()).collect().item() \
+                if "denominator" in columns else 1
+            if missing:
+                raise ValueError(f"{spec.id}: a client denominator needs a supply with a denominator "
+                                 f"(dataset {spec.dataset}: `denominator: true` in its agreement)")
+        return aggregate_counts(records, spec, hierarchy, population)
+    periods = sorted(records.select(period_expr(spec.period_basis)).unique().collect()["period"].drop_nulls())
+    return indicator_counts(records, spec, hierarchy, population, periods)
+
+
 # ---------------------------------------------------------------- disclosure cells
 COMPONENT = " #"
 _KEY = ["indicator_id", "period", "area_code", "breakdown"]

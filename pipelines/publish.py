@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines import failpoints
+
 #: Contract tables and the columns others rely on, in order (extra columns follow).
 RELEASE_TABLES: dict[str, list[str]] = {
     "areas": ["area_code", "area_name", "area_level", "parent_code"],
@@ -36,6 +38,12 @@ EXTRA_TABLES: dict[str, list[str]] = {
                     "deadline", "status", "closed_in_release"],
     "changes": ["indicator_id", "period", "area_code", "breakdown", "previous_value", "value",
                 "previous_suppressed", "suppressed", "change"],
+    # judgements (docs/methods.md, Judgements)
+    "summary_counts": ["area_code", "period_basis", "ecm_outcome", "measure", "category", "n_indicators"],
+    "funnel": ["indicator_id", "period", "area_level", "centre_kind", "centre", "denominator", "lower_998",
+               "lower_95", "upper_95", "upper_998"],
+    "quartile_thresholds": ["indicator_id", "period", "benchmark", "area_level", "lower_quartile", "median",
+                            "upper_quartile", "source"],
 }
 
 
@@ -54,10 +62,31 @@ def check_contract(tables: dict[str, pl.DataFrame]) -> None:
             raise ReleaseContractError(f"release table {name} lacks columns {missing}")
 
 
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete half-written release files (`.<name>.<pid>.tmp`) left by a build that was killed, i.e.
+    whose process no longer runs; a running build's file is left alone. Returns what was removed."""
+    removed = []
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:-len(".tmp")]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # someone else's process
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
 def write_release(tables: dict[str, pl.DataFrame], target: Path) -> Path:
     """Write all tables to a new DuckDB file and atomically replace `target` with it."""
     check_contract(tables)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
@@ -77,6 +106,7 @@ def write_release(tables: dict[str, pl.DataFrame], target: Path) -> Path:
         os.chmod(tmp, 0o644)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        failpoints.reach("publish:written")
         os.replace(tmp, target)
         dir_fd = os.open(target.parent, os.O_RDONLY)
         try:

@@ -270,6 +270,108 @@ class ReleaseReader:
         )
         return frame if frame.height else pl.DataFrame(schema=_CORRECTIONS_SCHEMA)
 
+    # ------------------------------------------------------------------ judgements (docs/methods.md)
+    def _columns(self, table: str) -> set[str]:
+        rows = self._rows(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = $t",
+            {"t": table},
+        )
+        return {r[0] for r in rows}
+
+    def summary_counts(self, area_code: str) -> pl.DataFrame:
+        """How many indicators of each Every Child Matters outcome are in each category, for one area, at each
+        indicator's latest period (breakdown 'all'): area_code, period_basis ('latest'), ecm_outcome, measure
+        ('rag', 'quartile', 'direction', 'vs_benchmark'), category ('green', ..., '1'..'4', 'improving',
+        'no_change', 'worsening', 'better', 'similar', 'worse', 'no judgement', 'withheld', 'no data'),
+        n_indicators. Every category is listed (zeros too); ordered by outcome, measure, category.
+        Empty (same columns) for a release built before the table existed."""
+        if not self._has_table("summary_counts"):
+            return pl.DataFrame(schema=_SUMMARY_SCHEMA)
+        frame = self._frame(
+            """
+            SELECT area_code, period_basis, ecm_outcome, measure, category, n_indicators FROM summary_counts
+            WHERE area_code = $area
+            ORDER BY coalesce(list_position($ecm, ecm_outcome), 99), list_position($measures, measure),
+                     coalesce(list_position($cats, category), 99), category
+            """,
+            {"area": area_code, "ecm": list(ECM_OUTCOMES), "measures": list(_SUMMARY_MEASURES),
+             "cats": list(_SUMMARY_CATEGORY_ORDER)},
+        )
+        return frame if frame.height else pl.DataFrame(schema=_SUMMARY_SCHEMA)
+
+    def exceptions(self, area_code: str | None = None, levels: tuple[str, ...] = ("county", "partnership", "district"),
+                   benchmark: str = DEFAULT_BENCHMARK) -> pl.DataFrame:
+        """Indicators rated red at their latest period (latest year, or latest period without years),
+        breakdown 'all', for one area or every area of `levels` (wards are left out by default):
+        indicator_id, title, ecm_outcome, unit, polarity, area_code, area_name, area_level, period, value,
+        lower_95, upper_95, rag, direction, trend, quartile, vs_benchmark, benchmark_value,
+        red_and_worsening (red and worsening by the direction of travel or by the trend).
+        Red and worsening first, then Every Child Matters order, indicator order (NI 55 before NI 111),
+        area level (county, partnership, district, ward) and code. Withheld rows are never red."""
+        have = self._columns("indicator_values")
+        trend = "v.trend" if "trend" in have else "CAST(NULL AS VARCHAR)"
+        bench = ("coalesce(v.benchmark_value, b.value)" if "benchmark_value" in have else "b.value")
+        return self._frame(
+            f"""
+            WITH latest AS (
+                SELECT indicator_id, period FROM (SELECT DISTINCT indicator_id, period FROM indicator_values)
+                QUALIFY row_number() OVER (PARTITION BY indicator_id
+                        ORDER BY regexp_full_match(period, '[0-9]{{4}}/[0-9]{{2}}') DESC, period DESC) = 1
+            )
+            SELECT i.indicator_id, i.title, i.ecm_outcome, i.unit, i.polarity,
+                   v.area_code, a.area_name, v.area_level, v.period, v.value, v.lower_95, v.upper_95,
+                   v.rag, v.direction, {trend} AS trend, v.quartile, v.vs_benchmark,
+                   {bench} AS benchmark_value,
+                   (coalesce(v.direction = 'worsening', false) OR coalesce({trend} = 'worsening', false))
+                       AS red_and_worsening
+            FROM indicator_values v
+            JOIN latest l ON l.indicator_id = v.indicator_id AND l.period = v.period
+            JOIN indicators i ON i.indicator_id = v.indicator_id
+            JOIN areas a ON a.area_code = v.area_code
+            LEFT JOIN benchmarks b
+                   ON b.indicator_id = v.indicator_id AND b.period = v.period AND b.benchmark = $benchmark
+            WHERE v.breakdown = 'all' AND v.rag = 'red' AND NOT coalesce(v.suppressed, false)
+              AND ($area IS NULL OR v.area_code = $area)
+              AND ($area IS NOT NULL OR list_contains($levels, v.area_level))
+            ORDER BY red_and_worsening DESC, {_ECM_ORDER}, {_INDICATOR_ORDER},
+                     list_position(['county', 'partnership', 'district', 'ward'], v.area_level), v.area_code
+            """,
+            {"area": area_code, "levels": list(levels), "benchmark": benchmark, "ecm": list(ECM_OUTCOMES)},
+        ).select(list(_EXCEPTIONS_SCHEMA)).cast(_EXCEPTIONS_SCHEMA)  # type: ignore[arg-type]
+
+    def funnel(self, indicator_id: str, period: str, level: str) -> pl.DataFrame:
+        """Funnel-plot control limits for one indicator, period and level (ward, district, partnership):
+        indicator_id, period, area_level, centre_kind ('county', or 'England' where the county value is
+        withheld), centre, denominator, lower_998, lower_95, upper_95, upper_998; by denominator (a regular
+        grid, never the areas' own). Empty (same columns) where there is none or for an older release."""
+        if not self._has_table("funnel"):
+            return pl.DataFrame(schema=_FUNNEL_SCHEMA)
+        frame = self._frame(
+            """
+            SELECT indicator_id, period, area_level, centre_kind, centre, denominator,
+                   lower_998, lower_95, upper_95, upper_998
+            FROM funnel WHERE indicator_id = $id AND period = $period AND area_level = $level
+            ORDER BY denominator
+            """,
+            {"id": indicator_id, "period": period, "level": level},
+        )
+        return frame if frame.height else pl.DataFrame(schema=_FUNNEL_SCHEMA)
+
+    def quartile_thresholds(self, indicator_id: str | None = None) -> pl.DataFrame:
+        """England quartile thresholds shipped as benchmark data: indicator_id, period, benchmark,
+        area_level, lower_quartile, median, upper_quartile, source (demo values are labelled so)."""
+        if not self._has_table("quartile_thresholds"):
+            return pl.DataFrame(schema=_THRESHOLDS_SCHEMA)
+        frame = self._frame(
+            """
+            SELECT indicator_id, period, benchmark, area_level, lower_quartile, median, upper_quartile, source
+            FROM quartile_thresholds WHERE $id IS NULL OR indicator_id = $id
+            ORDER BY indicator_id, period, area_level
+            """,
+            {"id": indicator_id},
+        )
+        return frame if frame.height else pl.DataFrame(schema=_THRESHOLDS_SCHEMA)
+
     def changes(self) -> pl.DataFrame:
         """Figures changed since the previous release: indicator_id, period, area_code, area_level, breakdown,
         previous_value, value, previous_suppressed, suppressed, change (new, changed, removed),
@@ -285,6 +387,141 @@ class ReleaseReader:
         )
         return frame if frame.height else pl.DataFrame(schema=_CHANGES_SCHEMA)
 
+    # ---- dashboard queries (issue 8)
+    def has_table(self, name: str) -> bool:
+        """Whether the release has this table (an older release lacks the optional ones)."""
+        return self._has_table(name)
+
+    def columns(self, table: str) -> list[str]:
+        """The column names of a release table ([] if there is no such table)."""
+        rows = self._rows(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = $t "
+            "ORDER BY ordinal_position",
+            {"t": table},
+        )
+        return [r[0] for r in rows]
+
+    def series(self, area_code: str, indicator_id: str | None = None, benchmark: str = DEFAULT_BENCHMARK) -> pl.DataFrame:
+        """Every financial/academic-year value of one area (breakdown 'all'), oldest first: indicator_id,
+        period, numerator, denominator, value, lower_95, upper_95, suppressed, rag, direction, quartile,
+        vs_benchmark, benchmark_value (the named benchmark for that period), and trend where the release
+        has it. One indicator when given."""
+        extra = "".join(f", v.{c}" for c in self.columns("indicator_values") if c == "trend")
+        return self._frame(
+            f"""
+            SELECT v.indicator_id, v.period, v.numerator, v.denominator, v.value, v.lower_95, v.upper_95,
+                   coalesce(v.suppressed, false) AS suppressed, v.rag, v.direction, v.quartile, v.vs_benchmark{extra},
+                   b.value AS benchmark_value
+            FROM indicator_values v
+            LEFT JOIN benchmarks b ON b.indicator_id = v.indicator_id AND b.period = v.period AND b.benchmark = $benchmark
+            WHERE v.area_code = $area AND v.breakdown = 'all' AND regexp_full_match(v.period, '\\d{{4}}/\\d{{2}}')
+              AND ($id IS NULL OR v.indicator_id = $id)
+            ORDER BY v.indicator_id, v.period
+            """,
+            {"area": area_code, "id": indicator_id, "benchmark": benchmark},
+        )
+
+    def breakdowns(self, indicator_id: str, period: str, area_code: str) -> pl.DataFrame:
+        """The breakdown rows (not 'all') of one indicator, period and area: dimension (sex, ethnicity,
+        age), category, breakdown, numerator, denominator, value, lower_95, upper_95, suppressed;
+        ordered by dimension then category as published."""
+        return self._frame(
+            """
+            SELECT split_part(breakdown, '=', 1) AS dimension, split_part(breakdown, '=', 2) AS category, breakdown,
+                   numerator, denominator, value, lower_95, upper_95, coalesce(suppressed, false) AS suppressed
+            FROM indicator_values
+            WHERE indicator_id = $id AND period = $period AND area_code = $area AND breakdown <> 'all'
+            ORDER BY list_position(['sex', 'age', 'ethnicity'], split_part(breakdown, '=', 1)),
+                     TRY_CAST(regexp_extract(breakdown, '=(\\d+)', 1) AS INTEGER) NULLS LAST, breakdown
+            """,
+            {"id": indicator_id, "period": period, "area": area_code},
+        )
+
+    def level_values(self, indicator_id: str, period: str, level: str) -> pl.DataFrame:
+        """One row per area of `level` (breakdown 'all') for the ranked bars and funnel plot: area_code,
+        area_name, partnership_code, numerator, denominator, value, lower_95, upper_95, lower_998,
+        upper_998, suppressed, rag, quartile, vs_benchmark, direction; ordered by value (withheld last)."""
+        return self._frame(
+            """
+            SELECT a.area_code, a.area_name,
+                   CASE a.area_level
+                        WHEN 'partnership' THEN a.area_code
+                        WHEN 'ward' THEN (SELECT l.partnership_code FROM area_lookup l WHERE l.ward_code = a.area_code)
+                        WHEN 'district' THEN (SELECT min(l.partnership_code) FROM area_lookup l
+                                              WHERE l.district_code = a.area_code)
+                   END AS partnership_code,
+                   v.numerator, v.denominator, v.value, v.lower_95, v.upper_95, v.lower_998, v.upper_998,
+                   coalesce(v.suppressed, false) AS suppressed, v.rag, v.quartile, v.vs_benchmark, v.direction
+            FROM indicator_values v JOIN areas a ON a.area_code = v.area_code
+            WHERE v.indicator_id = $id AND v.period = $period AND v.breakdown = 'all' AND a.area_level = $level
+            ORDER BY coalesce(v.suppressed, false), v.value NULLS LAST, a.area_code
+            """,
+            {"id": indicator_id, "period": period, "level": level},
+        )
+
+    def profile(self, area_code: str, benchmark: str = DEFAULT_BENCHMARK) -> pl.DataFrame:
+        """Every indicator for one area at its latest year, with what a spine chart sets it against.
+
+        Columns: the `scorecard` columns (indicator_id, title, ecm_outcome, unit, polarity, period, ...,
+        benchmark_value), every other `indicator_values` column the release has (e.g. trend), plus
+        county_value (the county's value that period, NULL if withheld), area_level, and the range of
+        published values among areas of the same level that period: range_min, range_q1, range_q3,
+        range_max, range_n (number of published areas). Ordered as the scorecard."""
+        extra = [c for c in self.columns("indicator_values") if c in ("trend", "national_quartile")]
+        extra_sql = "".join(f", v.{c}" for c in extra)
+        return self._frame(
+            f"""
+            WITH me AS (SELECT area_level FROM areas WHERE area_code = $area),
+            v AS (
+                SELECT * FROM indicator_values
+                WHERE area_code = $area AND breakdown = 'all' AND regexp_full_match(period, '\\d{{4}}/\\d{{2}}')
+                QUALIFY row_number() OVER (PARTITION BY indicator_id ORDER BY period DESC) = 1
+            ),
+            rng AS (
+                SELECT o.indicator_id, o.period, min(o.value) AS range_min, quantile_cont(o.value, 0.25) AS range_q1,
+                       quantile_cont(o.value, 0.75) AS range_q3, max(o.value) AS range_max, count(o.value) AS range_n
+                FROM indicator_values o JOIN v ON v.indicator_id = o.indicator_id AND v.period = o.period
+                WHERE o.breakdown = 'all' AND o.area_level = (SELECT area_level FROM me) AND NOT coalesce(o.suppressed, false)
+                GROUP BY ALL
+            )
+            SELECT i.indicator_id, i.title, i.ecm_outcome, i.unit, i.polarity,
+                   v.period, v.numerator, v.denominator, v.value, v.lower_95, v.upper_95,
+                   coalesce(v.suppressed, false) AS suppressed,
+                   v.rag, v.direction, v.quartile, v.vs_benchmark{extra_sql},
+                   b.value AS benchmark_value,
+                   (SELECT c.value FROM indicator_values c WHERE c.indicator_id = i.indicator_id AND c.period = v.period
+                      AND c.area_level = 'county' AND c.breakdown = 'all' AND NOT coalesce(c.suppressed, false)
+                    LIMIT 1) AS county_value,
+                   (SELECT area_level FROM me) AS area_level,
+                   rng.range_min, rng.range_q1, rng.range_q3, rng.range_max, coalesce(rng.range_n, 0) AS range_n
+            FROM indicators i
+            LEFT JOIN v ON v.indicator_id = i.indicator_id
+            LEFT JOIN benchmarks b ON b.indicator_id = i.indicator_id AND b.period = v.period AND b.benchmark = $benchmark
+            LEFT JOIN rng ON rng.indicator_id = i.indicator_id AND rng.period = v.period
+            ORDER BY {_ECM_ORDER}, {_INDICATOR_ORDER}
+            """,
+            {"area": area_code, "benchmark": benchmark, "ecm": list(ECM_OUTCOMES)},
+        )
+
+    def neighbours(self, area_code: str) -> pl.DataFrame:
+        """Areas to compare with: for a ward the other wards of its partnership area; for a partnership
+        area or district the others of its level; for the county, the partnership areas. area_code,
+        area_name, area_level, in code order."""
+        return self._frame(
+            """
+            WITH me AS (SELECT area_code, area_level FROM areas WHERE area_code = $area)
+            SELECT a.area_code, a.area_name, a.area_level FROM areas a, me
+            WHERE a.area_code <> me.area_code AND (
+                (me.area_level = 'ward' AND a.area_level = 'ward' AND a.area_code IN (
+                    SELECT l2.ward_code FROM area_lookup l1 JOIN area_lookup l2 ON l2.partnership_code = l1.partnership_code
+                    WHERE l1.ward_code = me.area_code))
+                OR (me.area_level IN ('partnership', 'district') AND a.area_level = me.area_level)
+                OR (me.area_level = 'county' AND a.area_level = 'partnership'))
+            ORDER BY a.area_code
+            """,
+            {"area": area_code},
+        )
+
 
 _CORRECTIONS_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.Int64(), "supplier": pl.String(), "indicator_id": pl.String(), "area_code": pl.String(),
@@ -296,4 +533,29 @@ _CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "breakdown": pl.String(), "previous_value": pl.Float64(), "value": pl.Float64(),
     "previous_suppressed": pl.Boolean(), "suppressed": pl.Boolean(), "change": pl.String(),
     "previous_release_id": pl.String(),
+}
+_SUMMARY_MEASURES = ("rag", "quartile", "direction", "vs_benchmark")
+_SUMMARY_CATEGORY_ORDER = (
+    "green", "amber", "red", "1", "2", "3", "4", "improving", "no_change", "worsening", "better", "similar", "worse",
+    "no judgement", "withheld", "no data",
+)
+_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "area_code": pl.String(), "period_basis": pl.String(), "ecm_outcome": pl.String(), "measure": pl.String(),
+    "category": pl.String(), "n_indicators": pl.Int64(),
+}
+_EXCEPTIONS_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_id": pl.String(), "title": pl.String(), "ecm_outcome": pl.String(), "unit": pl.String(),
+    "polarity": pl.String(), "area_code": pl.String(), "area_name": pl.String(), "area_level": pl.String(),
+    "period": pl.String(), "value": pl.Float64(), "lower_95": pl.Float64(), "upper_95": pl.Float64(),
+    "rag": pl.String(), "direction": pl.String(), "trend": pl.String(), "quartile": pl.Int32(),
+    "vs_benchmark": pl.String(), "benchmark_value": pl.Float64(), "red_and_worsening": pl.Boolean(),
+}
+_FUNNEL_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_id": pl.String(), "period": pl.String(), "area_level": pl.String(), "centre_kind": pl.String(),
+    "centre": pl.Float64(), "denominator": pl.Float64(), "lower_998": pl.Float64(), "lower_95": pl.Float64(),
+    "upper_95": pl.Float64(), "upper_998": pl.Float64(),
+}
+_THRESHOLDS_SCHEMA: dict[str, pl.DataType] = {
+    "indicator_id": pl.String(), "period": pl.String(), "benchmark": pl.String(), "area_level": pl.String(),
+    "lower_quartile": pl.Float64(), "median": pl.Float64(), "upper_quartile": pl.Float64(), "source": pl.String(),
 }

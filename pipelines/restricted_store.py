@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines import config
+from pipelines import config, failpoints
 from pipelines.specs import IDENT, Agreement
 
 KEY_BYTES = 32
@@ -320,6 +320,7 @@ class RestrictedStore:
                     finally:
                         con.unregister(view)
                     rows += frame.height
+                    failpoints.reach("ingest:batch")
             loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             con.execute(
                 "INSERT INTO supplies (supply_id, supplier_code, supplier, dataset, record_level, period, "
@@ -333,6 +334,7 @@ class RestrictedStore:
                 ],
             )
             con.execute("COMMIT")
+            failpoints.reach("ingest:committed")
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -364,9 +366,12 @@ class RestrictedStore:
         """Delete client-level records whose event_date is before `cutoff`, and the supplies this leaves
         with no records, in one transaction (rolled back instead when `dry_run`).
 
-        Returns one dict per client-level dataset: dataset, records (removed), supplies (the removed
-        supplies as {supply_id, period, file_name}). Aggregate datasets (no event_date) are left alone.
+        Returns one dict per dataset: dataset, records (removed), supplies (the removed supplies as
+        {supply_id, period, file_name}). An aggregate dataset (no event_date) loses the supplies whose
+        whole period ended before `cutoff` (its period basis from the latest saved agreement; the
+        academic year, which ends last, when none says).
         """
+        basis = {d.dataset: d.period_basis for a in self.agreements() for d in a.datasets}
         con = self.con
         out: list[dict] = []
         con.execute("BEGIN TRANSACTION")
@@ -374,6 +379,7 @@ class RestrictedStore:
             for dataset in self.datasets():
                 table = _table(dataset)
                 if "event_date" not in self._columns(f"ds_{dataset}"):
+                    out.append(self._purge_aggregate(dataset, cutoff, basis.get(dataset, "academic_year")))
                     continue
                 affected = [r[0] for r in con.execute(
                     f"SELECT DISTINCT supply_id FROM {table} WHERE event_date < ?", [cutoff]).fetchall()]
@@ -395,6 +401,28 @@ class RestrictedStore:
             con.execute("ROLLBACK")
             raise
         return out
+
+    def _purge_aggregate(self, dataset: str, cutoff: dt.date, basis: str) -> dict:
+        """Inside purge_before's transaction: remove the aggregate supplies whose period ended before cutoff."""
+        con, table = self.con, _table(dataset)
+        end_month, end_day = (3, 31) if basis == "financial_year" else (8, 31)
+        removed: list[dict] = []
+        n = 0
+        rows = con.execute("SELECT supply_id, period, file_name FROM supplies WHERE dataset = ? ORDER BY period",
+                           [dataset]).fetchall()
+        for supply_id, period, file_name in rows:
+            try:
+                end = dt.date(int(period[:4]) + 1, end_month, end_day)
+            except ValueError:
+                continue
+            if end >= cutoff:
+                continue
+            n += int(con.execute(f"SELECT CAST(count(*) AS BIGINT) FROM {table} WHERE supply_id = ?",
+                                 [supply_id]).fetchall()[0][0])
+            con.execute(f"DELETE FROM {table} WHERE supply_id = ?", [supply_id])
+            con.execute("DELETE FROM supplies WHERE supply_id = ?", [supply_id])
+            removed.append({"supply_id": supply_id, "period": period, "file_name": file_name})
+        return {"dataset": dataset, "records": n, "supplies": removed, "record_level": "aggregate"}
 
     def delete_supply(self, supply_id: str) -> bool:
         """Remove one supply and its rows (one transaction). False if there was no such supply."""

@@ -1,9 +1,9 @@
 """Retention (protocol 7.i: supplied data is kept for 5 years): `lcp purge`.
 
 Client-level records whose event date is more than `years` years before today are deleted from the
-restricted store, with the supplies this leaves empty, in one transaction; each dataset's removal is
-audit-logged. Aggregate supplies and published releases are untouched: the published aggregates stay
-for trends.
+restricted store, with the supplies this leaves empty, and so are aggregate supplies whose whole period
+ended before that date, in one transaction; each dataset's removal is audit-logged. Published releases
+are untouched: the published aggregates stay for trends.
 """
 from __future__ import annotations
 
@@ -37,10 +37,15 @@ class PurgeReport:
     def lines(self) -> list[str]:
         verb = "would remove" if self.dry_run else "removed"
         head = (f"retention {self.years} years: {verb} client-level records with an event date before "
-                f"{self.cutoff:%d/%m/%Y}")
+                f"{self.cutoff:%d/%m/%Y}, and aggregate supplies whose period ended before it")
         out = [head]
         for d in self.datasets:
             periods = ", ".join(s["period"] for s in d["supplies"])
+            if d.get("record_level") == "aggregate":
+                if d["supplies"]:
+                    out.append(f"  {d['dataset']}: {len(d['supplies'])} aggregate supplies ({periods}), "
+                               f"{d['records']:,} rows")
+                continue
             emptied = f"; {len(d['supplies'])} supplies left empty and removed ({periods})" if d["supplies"] else ""
             out.append(f"  {d['dataset']}: {d['records']:,} records{emptied}")
         if not self.datasets:
@@ -69,7 +74,14 @@ def purge(years: int | None = None, *, today: dt.date | None = None, dry_run: bo
         actor = actor or audit_log.default_actor()
         for d in removed:
             periods = ", ".join(s["period"] for s in d["supplies"]) or "none"
+            if d.get("record_level") == "aggregate":
+                if not d["supplies"]:
+                    continue
+                detail = (f"retention {years} years: aggregate supplies whose period ended before "
+                          f"{cutoff:%Y-%m-%d} removed: {periods}")
+            else:
+                detail = (f"retention {years} years: records with event_date before {cutoff:%Y-%m-%d}; "
+                          f"supplies left empty and removed: {periods}")
             audit_log.append("purge", actor=actor, dataset=d["dataset"], rows=d["records"], outcome="purged",
-                             detail=f"retention {years} years: records with event_date before {cutoff:%Y-%m-%d}; "
-                                    f"supplies left empty and removed: {periods}")
+                             detail=detail)
     return report

@@ -36,8 +36,8 @@ from pipelines.disclosure import block_rows, geography_of
 from pipelines.sdc_system import build_system
 
 LEVELS = ("ward", "district", "partnership", "county")
-DERIVED = ("value", "lower_95", "upper_95", "lower_998", "upper_998", "rag", "direction", "quartile",
-           "vs_benchmark")
+DERIVED = ("value", "lower_95", "upper_95", "lower_998", "upper_998", "rag", "direction", "trend", "quartile",
+           "national_quartile", "vs_benchmark")
 MAX_LISTED = 20
 
 

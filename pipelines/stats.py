@@ -448,3 +448,243 @@ def compare_expr(
         .when(ok & (method == "newcombe")).then(z_gap)
         .cast(pl.Float64)
     )
+
+
+# ---------------------------------------------------------------- trend over several periods
+#: How many points the trend test uses (the latest period and the 4 before it of the same kind).
+TREND_POINTS = 5
+
+
+def trend_z(
+    x: list[float], n: list[float], ci_method: CiMethod, *,
+    x2: list[float] | None = None, n2: list[float] | None = None, ss: list[float] | None = None,
+) -> float | None:
+    """z statistic of a linear trend over equally spaced points, oldest first (scores t = 0, 1, ...);
+    positive when the values rise. The scalar reference for `trend_expr`.
+
+    - "wilson" (proportions x_i of n_i): Cochran-Armitage test for trend (Cochran 1954, Armitage 1955):
+      N = Σn, X = Σx, p = X/N, t̄ = Σ n t / N, U = Σ x (t − t̄), V = p(1 − p) Σ n (t − t̄)², z = U/√V
+      (0 when V = 0: every point 0% or every point 100%).
+    - "byars" (rates, counts x_i over fixed denominators n_i): the score test of β = 0 in the Poisson
+      regression log E[x_i] = log n_i + α + β t_i (Breslow & Day 1987, vol. II, §3.4): under β = 0 the
+      fitted counts are X n_i/N, U = Σ x (t − t̄) as above, V = (X/N) Σ n (t − t̄)², z = U/√V (0 when X = 0).
+    - "mean_t" (x = sum, n = count, ss = sum of squares): inverse-variance weighted least squares of the
+      means m_i on t, weights w_i = n_i/s_i²: b = Σ w (t − t̄_w)(m − m̄_w) / Σ w (t − t̄_w)²,
+      se(b) = 1/√(Σ w (t − t̄_w)²), z = b/se(b); None where a point has n < 2 or no spread.
+    - "newcombe" (gaps d_i = x_i/n_i − x2_i/n2_i): the same weighted regression of the gaps with
+      var(d_i) = p1(1 − p1)/n1 + p2(1 − p2)/n2; None where a variance is 0.
+
+    None where any input is missing or invalid (a denominator <= 0, a proportion outside 0..1).
+    """
+    k = len(x)
+    if k < 2 or len(n) != k or any(v is None for v in [*x, *n]) or any(d <= 0 for d in n):
+        return None
+    t = list(range(k))
+    if ci_method in ("wilson", "byars"):
+        if ci_method == "wilson" and any(xi < 0 or xi > ni for xi, ni in zip(x, n)):
+            return None
+        if any(xi < 0 for xi in x):
+            return None
+        big_n, big_x = sum(n), sum(x)
+        tbar = sum(ni * ti for ni, ti in zip(n, t)) / big_n
+        u = sum(xi * (ti - tbar) for xi, ti in zip(x, t))
+        sxx = sum(ni * (ti - tbar) ** 2 for ni, ti in zip(n, t))
+        p = big_x / big_n
+        v = (p * (1 - p) if ci_method == "wilson" else p) * sxx
+        return 0.0 if v <= 0 else u / math.sqrt(v)
+    if ci_method == "mean_t":
+        if ss is None or any(s is None for s in ss) or any(ni < 2 for ni in n):
+            return None
+        m = [xi / ni for xi, ni in zip(x, n)]
+        var = [max(0.0, (si - xi * xi / ni) / (ni - 1)) / ni for xi, ni, si in zip(x, n, ss)]
+    elif ci_method == "newcombe":
+        if x2 is None or n2 is None or any(v is None for v in [*x2, *n2]) or any(d <= 0 for d in n2):
+            return None
+        p1 = [xi / ni for xi, ni in zip(x, n)]
+        p2 = [xi / ni for xi, ni in zip(x2, n2)]
+        m = [a - b for a, b in zip(p1, p2)]
+        var = [a * (1 - a) / n1 + b * (1 - b) / m2 for a, b, n1, m2 in zip(p1, p2, n, n2)]
+    else:
+        raise ValueError(f"unknown ci_method {ci_method!r}")
+    if any(v <= 0 for v in var):
+        return None
+    w = [1 / v for v in var]
+    sw = sum(w)
+    tbar = sum(wi * ti for wi, ti in zip(w, t)) / sw
+    mbar = sum(wi * mi for wi, mi in zip(w, m)) / sw
+    sxx = sum(wi * (ti - tbar) ** 2 for wi, ti in zip(w, t))
+    b = sum(wi * (ti - tbar) * (mi - mbar) for wi, ti, mi in zip(w, t, m)) / sxx
+    return b * math.sqrt(sxx)
+
+
+def trend_expr(
+    xs: list[pl.Expr], ns: list[pl.Expr], ci_method: str | pl.Expr = "ci_method", *,
+    x2s: list[pl.Expr] | None = None, n2s: list[pl.Expr] | None = None, sss: list[pl.Expr] | None = None,
+) -> pl.Expr:
+    """`trend_z` as an expression over k points given as k columns each (oldest first); null where
+    `trend_z` gives None (any point null or invalid)."""
+    k = len(xs)
+    t = [float(i) for i in range(k)]
+    x = [e.cast(pl.Float64) for e in xs]
+    n = [e.cast(pl.Float64) for e in ns]
+    method = _col(ci_method)
+    big_n, big_x = pl.sum_horizontal(n), pl.sum_horizontal(x)
+    tbar = pl.sum_horizontal([ni * ti for ni, ti in zip(n, t)]) / big_n
+    u = pl.sum_horizontal([xi * (ti - tbar) for xi, ti in zip(x, t)])
+    sxx = pl.sum_horizontal([ni * (ti - tbar) ** 2 for ni, ti in zip(n, t)])
+    p = big_x / big_n
+    v_prop = p * (1 - p) * sxx
+    v_rate = p * sxx
+    all_ok = pl.all_horizontal([xi.is_not_null() & ni.is_not_null() & (ni > 0) & (xi >= 0) for xi, ni in zip(x, n)])
+    prop_ok = all_ok & pl.all_horizontal([xi <= ni for xi, ni in zip(x, n)])
+    z_prop = pl.when(prop_ok).then(pl.when(v_prop > 0).then(u / v_prop.sqrt()).otherwise(pl.lit(0.0)))
+    z_rate = pl.when(all_ok).then(pl.when(v_rate > 0).then(u / v_rate.sqrt()).otherwise(pl.lit(0.0)))
+
+    def weighted(m: list[pl.Expr], var: list[pl.Expr], ok: pl.Expr) -> pl.Expr:
+        w = [1 / v for v in var]
+        sw = pl.sum_horizontal(w)
+        tb = pl.sum_horizontal([wi * ti for wi, ti in zip(w, t)]) / sw
+        mb = pl.sum_horizontal([wi * mi for wi, mi in zip(w, m)]) / sw
+        s_tt = pl.sum_horizontal([wi * (ti - tb) ** 2 for wi, ti in zip(w, t)])
+        s_tm = pl.sum_horizontal([wi * (ti - tb) * (mi - mb) for wi, ti, mi in zip(w, t, m)])
+        good = ok & pl.all_horizontal([v.is_not_null() & (v > 0) for v in var])
+        return pl.when(good).then(s_tm / s_tt * s_tt.sqrt())
+
+    if sss is not None:
+        ss = [e.cast(pl.Float64) for e in sss]
+        m_mean = [xi / ni for xi, ni in zip(x, n)]
+        var_mean = [((si - xi * xi / ni) / (ni - 1)).clip(lower_bound=0.0) / ni for xi, ni, si in zip(x, n, ss)]
+        ok_mean = pl.all_horizontal([xi.is_not_null() & (ni >= 2) & si.is_not_null() for xi, ni, si in zip(x, n, ss)])
+        z_mean = weighted(m_mean, var_mean, ok_mean)
+    else:
+        z_mean = pl.lit(None, dtype=pl.Float64)
+    if x2s is not None and n2s is not None:
+        x2 = [e.cast(pl.Float64) for e in x2s]
+        n2 = [e.cast(pl.Float64) for e in n2s]
+        p1 = [xi / ni for xi, ni in zip(x, n)]
+        p2 = [xi / ni for xi, ni in zip(x2, n2)]
+        m_gap = [a - b for a, b in zip(p1, p2)]
+        var_gap = [a * (1 - a) / ni + b * (1 - b) / mi for a, b, ni, mi in zip(p1, p2, n, n2)]
+        ok_gap = all_ok & pl.all_horizontal([xi.is_not_null() & ni.is_not_null() & (ni > 0) for xi, ni in zip(x2, n2)])
+        z_gap = weighted(m_gap, var_gap, ok_gap)
+    else:
+        z_gap = pl.lit(None, dtype=pl.Float64)
+    return (
+        pl.when(method == "wilson").then(z_prop)
+        .when(method == "byars").then(z_rate)
+        .when(method == "mean_t").then(z_mean)
+        .when(method == "newcombe").then(z_gap)
+        .cast(pl.Float64)
+    )
+
+
+# ---------------------------------------------------------------- funnel-plot control limits
+def funnel_limits(
+    centre: float, n: float, ci_method: CiMethod, multiplier: float = 1, confidence: float = 0.95, *,
+    sd: float | None = None, p1: float | None = None, p2: float | None = None, share_1: float | None = None,
+) -> tuple[float, float] | None:
+    """(lower, upper) control limits, in the indicator's unit, of a funnel plot around `centre` (in the
+    indicator's unit) at denominator n: where an area of that denominator would have to fall to be
+    significantly different from the centre. The scalar reference for the vectorised `funnel_limit_exprs`.
+
+    - "wilson": p0 ± z·√(p0(1 − p0)/n), p0 = centre/multiplier, clipped to [0, 1]: the score-test limits,
+      i.e. the observed proportions whose Wilson interval just reaches p0 (PHEindicatormethods
+      `sigma_adjustment`, Fingertips funnel plots for proportions).
+    - "byars": exact Poisson limits around the expected count E = n·r0 (r0 = centre/multiplier): the
+      upper limit is the count O whose exact lower confidence limit Γ⁻¹(α/2; O) equals E, the lower the
+      count whose exact upper limit Γ⁻¹(1 − α/2; O + 1) equals E (0 if below 0), divided by n
+      (Spiegelhalter 2005, Stat Med 24:1185, with the continuous Poisson/gamma relation).
+    - "mean_t": m0 ± t(1 − α/2; n − 1)·sd/√n, sd the centre's standard deviation (needs n >= 2).
+    - "newcombe": d0 ± z·√(p1(1 − p1)/n1 + p2(1 − p2)/n2) with n1 = share_1·n, n2 = (1 − share_1)·n: the
+      centre's two group proportions and split (n is both groups together).
+    None where the inputs do not allow it.
+    """
+    from scipy import special as _spec  # noqa: PLC0415
+
+    c = _confidence(confidence)
+    alpha = 1 - c
+    z = z_value(c)
+    if n is None or centre is None or n <= 0:
+        return None
+    if ci_method == "wilson":
+        p0 = centre / multiplier
+        if not 0 <= p0 <= 1:
+            return None
+        half = z * math.sqrt(p0 * (1 - p0) / n)
+        return max(0.0, p0 - half) * multiplier, min(1.0, p0 + half) * multiplier
+    if ci_method == "byars":
+        e = centre / multiplier * n
+        if e < 0:
+            return None
+        if e == 0:
+            return 0.0, 0.0
+        upper = float(_spec.gdtrib(1.0, alpha / 2, e))
+        lower = max(0.0, float(_spec.gdtrib(1.0, 1 - alpha / 2, e)) - 1)
+        return lower / n * multiplier, upper / n * multiplier
+    if ci_method == "mean_t":
+        if sd is None or n < 2:
+            return None
+        half = float(_sps.t.ppf(c + alpha / 2, n - 1)) * sd / math.sqrt(n)
+        return centre - half, centre + half
+    if ci_method == "newcombe":
+        if None in (p1, p2, share_1) or not 0 < share_1 < 1:  # type: ignore[operator]
+            return None
+        n1, n2 = share_1 * n, (1 - share_1) * n  # type: ignore[operator]
+        half = z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2) * multiplier  # type: ignore[operator]
+        return centre - half, centre + half
+    raise ValueError(f"unknown ci_method {ci_method!r}")
+
+
+def _gdtrib(p: float) -> Callable[[pl.Series], pl.Series]:
+    """The gamma shape b with P(Gamma(b, 1) <= x) = p, for a column of x (scipy.special.gdtrib)."""
+
+    def f(s: pl.Series) -> pl.Series:
+        from scipy import special as _spec  # noqa: PLC0415
+
+        x = s.cast(pl.Float64).to_numpy()
+        with np.errstate(invalid="ignore"):
+            out = np.where(x > 0, _spec.gdtrib(1.0, p, np.where(x > 0, x, 1.0)), np.nan)
+        return pl.Series(s.name, out, dtype=pl.Float64, nan_to_null=True)
+
+    return f
+
+
+def funnel_limit_exprs(
+    centre: pl.Expr, n: pl.Expr, ci_method: pl.Expr, multiplier: pl.Expr, confidence: float, *,
+    sd: pl.Expr | None = None, p1: pl.Expr | None = None, p2: pl.Expr | None = None,
+    share_1: pl.Expr | None = None,
+) -> tuple[pl.Expr, pl.Expr]:
+    """(lower, upper) control limits as expressions; see `funnel_limits`."""
+    c = _confidence(confidence)
+    alpha = 1 - c
+    z = z_value(c)
+    centre, n, m = centre.cast(pl.Float64), n.cast(pl.Float64), multiplier.cast(pl.Float64)
+    sd = sd.cast(pl.Float64) if sd is not None else _null_float()
+    p1 = p1.cast(pl.Float64) if p1 is not None else _null_float()
+    p2 = p2.cast(pl.Float64) if p2 is not None else _null_float()
+    share_1 = share_1.cast(pl.Float64) if share_1 is not None else _null_float()
+    p0 = centre / m
+    half_w = z * (p0 * (1 - p0) / n).sqrt()
+    w_lo, w_hi = (p0 - half_w).clip(lower_bound=0.0) * m, (p0 + half_w).clip(upper_bound=1.0) * m
+    e = p0 * n
+    b_hi = e.map_batches(_gdtrib(alpha / 2), return_dtype=pl.Float64, is_elementwise=True)
+    b_lo = (e.map_batches(_gdtrib(1 - alpha / 2), return_dtype=pl.Float64, is_elementwise=True) - 1).clip(
+        lower_bound=0.0)
+    b_lo = pl.when(e == 0).then(pl.lit(0.0)).otherwise(b_lo / n * m)
+    b_hi = pl.when(e == 0).then(pl.lit(0.0)).otherwise(b_hi / n * m)
+    t = n.map_batches(_t_ppf(c + alpha / 2), return_dtype=pl.Float64, is_elementwise=True)
+    half_t = t * sd / n.sqrt()
+    n1, n2 = share_1 * n, (1 - share_1) * n
+    half_d = z * (p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2).sqrt() * m
+    ok = centre.is_not_null() & n.is_not_null() & (n > 0)
+    is_w, is_b = ci_method == "wilson", ci_method == "byars"
+    is_t, is_d = ci_method == "mean_t", ci_method == "newcombe"
+    ok_w = ok & (p0 >= 0) & (p0 <= 1)
+    ok_b = ok & (e >= 0)
+    ok_t = ok & (n >= 2) & sd.is_not_null()
+    ok_d = ok & p1.is_not_null() & p2.is_not_null() & (share_1 > 0) & (share_1 < 1)
+    lo = (pl.when(is_w & ok_w).then(w_lo).when(is_b & ok_b).then(b_lo).when(is_t & ok_t).then(centre - half_t)
+          .when(is_d & ok_d).then(centre - half_d))
+    hi = (pl.when(is_w & ok_w).then(w_hi).when(is_b & ok_b).then(b_hi).when(is_t & ok_t).then(centre + half_t)
+          .when(is_d & ok_d).then(centre + half_d))
+    return lo.cast(pl.Float64), hi.cast(pl.Float64)

@@ -19,6 +19,11 @@ in a temporary LCP_DATA_DIR, so the bench never touches the real stores.
 - pipeline: the demo county end to end (`lcp demo`, `lcp ingest`, `lcp build`, each its own
   process): files, rows, values and the share withheld, and each step's wall time.
 
+- pages: time to interactive of every dashboard page (issue 8: target 1 s) on the published release in
+  LCP_DATA_DIR (else a demo release built in a temporary folder): `streamlit run` in the background,
+  each page opened twice in Debian's Chromium with Playwright (cold = first visit, warm = again), timed
+  from navigation until Streamlit has finished the run and nothing is stale. Printed, not asserted.
+
 Add a section by writing `def bench_<name>(args) -> None` and listing it in SECTIONS.
 """
 from __future__ import annotations
@@ -258,11 +263,78 @@ def bench_pipeline(args) -> None:
         print(f"pipeline: demo + ingest + build {t_demo + t_ingest + t_build:.1f}s ({os.cpu_count()} CPUs)")
 
 
+PAGE_URLS = {
+    "overview": "/?area=LCP02", "map": "/map?area=LCP02&indicator=NI+56&colour=rag",
+    "profile": "/profile?area=LCP02", "indicator": "/indicator?indicator=NI+56&area=LCP02",
+    "exceptions": "/exceptions", "methods": "/methods", "changes": "/changes",
+}
+
+
+def bench_pages(args) -> None:
+    import socket
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from pipelines import config
+
+    with tempfile.TemporaryDirectory(prefix="lcp_bench_") as tmp:
+        env = dict(os.environ)
+        if not config.release_path().is_file():
+            env["LCP_DATA_DIR"] = str(Path(tmp) / "data")
+            for cmd in (["demo", "--out", str(Path(tmp) / "supplies")], ["ingest", str(Path(tmp) / "supplies")], ["build"]):
+                proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *cmd], cwd=ROOT, env=env,
+                                      capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise SystemExit(f"lcp {cmd[0]} failed:\n{proc.stdout}\n{proc.stderr}")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        settled = ("() => document.querySelector('[data-testid=\"stMain\"]')"
+                   " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                   " && !document.querySelector('[data-stale=\"true\"]')"
+                   " && document.querySelectorAll('[data-testid=\"stMainBlockContainer\"] [data-testid=\"stElementContainer\"]').length > 3")
+        try:
+            for _ in range(120):
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                        if r.read().strip() == b"ok":
+                            break
+                except OSError:
+                    time.sleep(0.5)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(base + "/", wait_until="domcontentloaded")
+                page.wait_for_function(settled, timeout=120_000)
+                for name, path in PAGE_URLS.items():
+                    times = []
+                    for _ in range(2):
+                        t0 = time.perf_counter()
+                        page.goto(base + path, wait_until="domcontentloaded")
+                        page.wait_for_timeout(150)  # let the run start before waiting for it to end
+                        page.wait_for_function(settled, timeout=120_000)
+                        times.append(time.perf_counter() - t0)
+                    verdict = "within" if times[1] < 1.0 else "OVER"
+                    print(f"pages: {name:<11} cold {times[0]:.2f}s, warm {times[1]:.2f}s ({verdict} the 1 s target, warm)")
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "pipeline": bench_pipeline,
     "ingest": bench_ingest,
     "briefs": bench_briefs,
     "disclosure": bench_disclosure,
+    "pages": bench_pages,
 }
 
 

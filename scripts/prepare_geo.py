@@ -8,6 +8,7 @@ Run once by a developer (the output is committed): `uv run python scripts/prepar
 - hierarchy.csv: one row per ward: ward -> district -> county and ward -> partnership -> county.
 - partnerships.csv: the 7 Locality Children's Partnerships, their own codes and names.
 - deprivation_ward.csv: IoD2025 ward aggregates (context for locality profiles).
+- retired_wards.csv: ward codes no longer in use (North Kesteven before May 2023), for aggregate supplies.
 """
 from __future__ import annotations
 
@@ -99,6 +100,14 @@ def main() -> int:
             "district_code": list(PARTNERSHIPS.keys()),
         }
     ).write_csv(OUT / "partnerships.csv")
+    # ward codes no longer in use (the North Kesteven wards before May 2023): an aggregate supply that
+    # still uses one is refused with a clear message (pipelines.geography.retired_wards)
+    old = pl.read_csv(SRC / "population_mid2020_ward2020_age0-19.csv", infer_schema_length=0).select(
+        "ward_code", "ward_name", pl.col("lad_code").alias("district_code")
+    ).unique()
+    old.filter(~pl.col("ward_code").is_in(wards["ward_code"].to_list())).with_columns(
+        pl.lit("2023-05").alias("retired")
+    ).sort("ward_code").write_csv(OUT / "retired_wards.csv")
     shutil.copy(SRC / "deprivation" / "deprivation_ward2025.csv", OUT / "deprivation_ward.csv")
     shutil.copy(SRC / "PROVENANCE.md", OUT / "PROVENANCE.md")
     shutil.copy(SRC / "deprivation" / "PROVENANCE.md", OUT / "PROVENANCE_deprivation.md")

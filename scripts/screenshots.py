@@ -23,6 +23,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 PAGES = {  # file name -> path and query (a partnership a board would look at)
     "scorecard": "/?area=LCP02",
     "map": "/map?area=LCP02&indicator=NI+56&colour=rag",
+    "profile": "/profile?area=LCP02",
+    "indicator": "/indicator?indicator=NI+56&area=LCP02&level=ward",
+    "exceptions": "/exceptions?area=all",
+    "methods": "/methods",
 }
 
 
@@ -52,16 +56,25 @@ def main() -> int:
             for name, path in PAGES.items():
                 page.goto(base + path)
                 page.wait_for_selector('[data-testid="stMainBlockContainer"]', timeout=60_000)
-                if name == "map":
+                if name in ("map", "profile", "indicator"):
                     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
                 else:
-                    page.wait_for_selector('[data-testid="stTable"]', timeout=60_000)
-                time.sleep(3)
+                    page.wait_for_selector('[data-testid="stTable"], [data-testid="stAlert"]', timeout=60_000)
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                    " && !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
+                time.sleep(2)
+                height = page.evaluate(
+                    "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+                    "[data-testid=\"stAppViewContainer\"], body')].map(e => e.scrollHeight))")
+                page.set_viewport_size({"width": 1400, "height": min(max(int(height) + 40, 1000), 9000)})
+                time.sleep(1.5)
                 if page.locator('[data-testid="stException"]').count():
                     failures += 1
                     print(f"{name}: the page shows an exception", file=sys.stderr)
                 page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
                 print(f"wrote {OUT / f'{name}.png'}")
+                page.set_viewport_size({"width": 1400, "height": 1000})
             browser.close()
         return 1 if failures else 0
     finally:

@@ -1,10 +1,13 @@
 """Assessment stage on hand-made frames: benchmark comparison, RAG, direction, quartile, suppression."""
 from __future__ import annotations
 
+import math
+
 import polars as pl
 import pytest
 
 from pipelines import assessment as a
+from pipelines import stats
 from pipelines.stats import add_confidence_limits
 
 SCHEMA = {
@@ -296,3 +299,223 @@ def test_assess_suppressed_rows_have_nothing_derived():
     assert w1["vs_benchmark"] == "worse" and w1["rag"] == "red"
     assert out.schema["quartile"] == pl.Int32
     assert out.schema["rag"] == pl.String and out.schema["direction"] == pl.String
+
+
+# ---------------------------------------------------------------- RAG rules (issue 7)
+def _rag_rows(rule, polarity, cases, target=(50.0, 2.0), indicator="T"):
+    """cases: area -> (value, lower_95, upper_95); benchmark 60 for indicator T."""
+    rows = []
+    for area, (v, lo, hi) in cases.items():
+        r = row(indicator_id=indicator, area_code=area, value=v, lower_95=lo, upper_95=hi, polarity=polarity)
+        r.update(target_value=target[0] if target else None, target_tolerance=target[1] if target else None,
+                 rag_rule=rule)
+        rows.append(r)
+    return rows
+
+
+def _rag(rows, bench_value=60.0):
+    f = frame(rows, {"target_value": pl.Float64, "target_tolerance": pl.Float64, "rag_rule": pl.String})
+    bench = benchmarks(("T", "2024/25", "England", bench_value))
+    return by_area(a.add_rag(a.add_benchmark_comparison(f, bench)).collect(), "rag")
+
+
+def test_rag_rule_target_both_polarities_and_ties():
+    # target 50 +/- 2; the benchmark does not matter for the target rule
+    hb = _rag(_rag_rows("target", "higher_better", {
+        "above": (55.0, 50.0, 60.0), "on": (50.0, 45.0, 55.0),  # exactly on target: met -> green
+        "within": (49.0, 44.0, 54.0), "edge": (48.0, 43.0, 53.0),  # exactly target - tolerance: amber
+        "miss": (47.9, 43.0, 53.0),
+    }))
+    assert hb == {"above": "green", "on": "green", "within": "amber", "edge": "amber", "miss": "red"}
+    lb = _rag(_rag_rows("target", "lower_better", {
+        "below": (45.0, 40.0, 50.0), "on": (50.0, 45.0, 55.0), "within": (51.0, 46.0, 56.0),
+        "edge": (52.0, 47.0, 57.0), "miss": (52.1, 47.0, 57.0),
+    }))
+    assert lb == {"below": "green", "on": "green", "within": "amber", "edge": "amber", "miss": "red"}
+
+
+def test_rag_rule_benchmark_ignores_the_target():
+    out = _rag(_rag_rows("benchmark", "higher_better", {
+        "better": (70.0, 65.0, 75.0),  # misses nothing, above England 60
+        "worse_on_target": (55.0, 52.0, 58.0),  # target met but significantly below England: red
+        "similar": (58.0, 50.0, 66.0),
+    }))
+    assert out == {"better": "green", "worse_on_target": "red", "similar": "amber"}
+
+
+def test_rag_rule_target_and_benchmark_needs_both_to_agree():
+    # higher_better, England 60, target 50 +/- 2 (missed below 48)
+    hb = _rag(_rag_rows("target_and_benchmark", "higher_better", {
+        "better_met": (70.0, 65.0, 75.0),  # green
+        "worse_missed": (40.0, 35.0, 45.0),  # red
+        "worse_within": (49.0, 45.0, 53.0),  # worse but within tolerance: amber
+        "similar_missed": (47.0, 30.0, 64.0),  # similar: amber even though the target is missed
+    }))
+    assert hb == {"better_met": "green", "worse_missed": "red", "worse_within": "amber", "similar_missed": "amber"}
+    # lower_better, England 60, target 70 +/- 2 (missed above 72): better than England and on target -> green;
+    # better than England but missing the target -> amber; worse and missing -> red
+    lb = _rag(_rag_rows("target_and_benchmark", "lower_better", {
+        "better_met": (50.0, 45.0, 55.0), "worse_missed": (80.0, 75.0, 85.0), "worse_edge": (72.0, 65.0, 79.0),
+    }, target=(70.0, 2.0)))
+    assert lb == {"better_met": "green", "worse_missed": "red", "worse_edge": "amber"}
+    lb = _rag(_rag_rows("target_and_benchmark", "lower_better", {"better_missed": (50.0, 45.0, 55.0)},
+                        target=(40.0, 2.0)))
+    assert lb == {"better_missed": "amber"}
+
+
+def test_rag_rule_default_withheld_and_no_judgement():
+    rows = _rag_rows(None, "higher_better", {"default_target": (40.0, 35.0, 45.0)})  # target -> both rule: red
+    rows += _rag_rows(None, "higher_better", {"default_bench": (55.0, 52.0, 58.0)}, target=None)  # benchmark: red
+    rows += _rag_rows("target", "higher_better", {"withheld": (55.0, 52.0, 58.0)})
+    rows[-1]["suppressed"] = True
+    rows += _rag_rows("benchmark", "no_judgement", {"nojudge": (55.0, 52.0, 58.0)}, target=None)
+    rows += _rag_rows("target", "higher_better", {"novalue": (None, None, None)})
+    out = _rag(rows)
+    assert out == {"default_target": "red", "default_bench": "red", "withheld": None, "nojudge": None,
+                   "novalue": None}
+    # the benchmark rules give no RAG without a benchmark for the period
+    assert set(_rag(_rag_rows("target_and_benchmark", "higher_better", {"x": (70.0, 65.0, 75.0)}),
+                    bench_value=None).values()) == {None}
+
+
+def test_rag_rule_text():
+    assert a.rag_rule_text("benchmark", "higher_better", "percentage") == (
+        "Green: significantly better than England (95% confidence interval); amber: similar; red: significantly "
+        "worse. No RAG where the value is withheld.")
+    text = a.rag_rule_text("target", "higher_better", "percentage", 85.0, 2.0)
+    assert text.startswith("Target 85% ± 2 percentage points. Green: at or above the target; amber: below it by "
+                           "no more than 2 percentage points; red: below 83%.")
+    text = a.rag_rule_text("target_and_benchmark", "lower_better", "rate per 100,000", 150.0, 10.0)
+    assert "Target 150 per 100,000 ± 10 per 100,000" in text
+    assert "red: significantly worse than England and above 160 per 100,000" in text
+    assert a.rag_rule_text(None, "no_judgement", "percentage").startswith("No RAG")
+    with pytest.raises(ValueError):
+        a.rag_rule_text("target", "higher_better", "percentage")
+
+
+# ---------------------------------------------------------------- trend over 5 points (issue 7)
+YEARS = ["2020/21", "2021/22", "2022/23", "2023/24", "2024/25"]
+
+
+def _trend_rows(xs, ns, ci_method="wilson", polarity="lower_better", area="A", indicator="NI 55", periods=YEARS,
+                **extra_cols):
+    rows = []
+    for i, (p, x, n) in enumerate(zip(periods, xs, ns)):
+        r = row(indicator_id=indicator, area_code=area, period=p, numerator=x, denominator=float(n),
+                ci_method=ci_method, polarity=polarity)
+        for c, vals in extra_cols.items():
+            r[c] = vals[i]
+        rows.append(r)
+    return rows
+
+
+def _trend(rows, extra=None) -> dict:
+    out = a.add_trend(frame(rows, extra)).collect()
+    return {(r["area_code"], r["period"]): r["trend"] for r in out.iter_rows(named=True)}
+
+
+def test_trend_cochran_armitage_by_hand_both_polarities():
+    # 10, 12, 14, 16, 18 of 100: N = 500, X = 70, p = 0.14, t̄ = 2, U = -20 - 12 + 16 + 36 = 20,
+    # Σn(t - t̄)² = 1000, V = 0.14 * 0.86 * 1000 = 120.4, z = 20 / 10.9727 = 1.8227 -> not significant
+    assert stats.trend_z([10, 12, 14, 16, 18], [100] * 5, "wilson") == pytest.approx(1.822707, abs=1e-6)
+    # the same proportions of 200: U = 40, V = 240.8, z = 40 / 15.5177 = 2.5777 -> significant rise
+    assert stats.trend_z([20, 24, 28, 32, 36], [200] * 5, "wilson") == pytest.approx(2.577696, abs=1e-6)
+    rows = (_trend_rows([10, 12, 14, 16, 18], [100] * 5, area="small")
+            + _trend_rows([20, 24, 28, 32, 36], [200] * 5, area="rise_lb")
+            + _trend_rows([20, 24, 28, 32, 36], [200] * 5, polarity="higher_better", area="rise_hb")
+            + _trend_rows([36, 32, 28, 24, 20], [200] * 5, area="fall_lb")
+            + _trend_rows([36, 32, 28, 24, 20], [200] * 5, polarity="higher_better", area="fall_hb"))
+    t = _trend(rows)
+    assert t[("small", "2024/25")] == "no_change"
+    assert t[("rise_lb", "2024/25")] == "worsening" and t[("rise_hb", "2024/25")] == "improving"
+    assert t[("fall_lb", "2024/25")] == "improving" and t[("fall_hb", "2024/25")] == "worsening"
+    # fewer than 5 points before 2024/25: every earlier year has no trend
+    assert all(v is None for (area, p), v in t.items() if p != "2024/25")
+
+
+def test_trend_poisson_means_and_gaps():
+    # rates: score test of the Poisson regression slope: 10..18 per 1000: p = 0.014, Σn(t - t̄)² = 10000,
+    # V = 140, z = 20 / 11.8322 = 1.6903
+    assert stats.trend_z([10, 12, 14, 16, 18], [1000] * 5, "byars") == pytest.approx(1.690309, abs=1e-6)
+    # means 10..14, n = 25, s² = 25 -> var(mean) = 1, w = 1: b = 1, se = 1/sqrt(10), z = 3.1623
+    ns = [25] * 5
+    sums = [25 * m for m in (10, 11, 12, 13, 14)]
+    ss = [24 * 25 + s * s / 25 for s in sums]
+    assert stats.trend_z(sums, ns, "mean_t", ss=ss) == pytest.approx(math.sqrt(10), abs=1e-9)
+    rows = (_trend_rows([10, 12, 14, 16, 18], [1000] * 5, "byars", area="rate")
+            + _trend_rows([100, 140, 180, 220, 260], [1000] * 5, "byars", area="rate_big")
+            + _trend_rows(sums, ns, "mean_t", "higher_better", area="mean", sum_squares=ss))
+    t = _trend([dict(r, sum_squares=r.get("sum_squares")) for r in rows], {"sum_squares": pl.Float64})
+    assert t[("rate", "2024/25")] == "no_change"
+    assert t[("rate_big", "2024/25")] == "worsening"
+    assert t[("mean", "2024/25")] == "improving"
+    # gaps: group 1 steady at 60%, group 2 falling 50% -> 30%: the gap widens (lower is better: worsening)
+    g = dict(numerator_2=[50, 45, 40, 35, 30], denominator_2=[100.0] * 5)
+    gap_rows = _trend_rows([60] * 5, [100] * 5, "newcombe", area="gap", **g)
+    z = stats.trend_z([60] * 5, [100] * 5, "newcombe", x2=g["numerator_2"], n2=g["denominator_2"])
+    assert z > stats.Z95
+    t = _trend(gap_rows, {"numerator_2": pl.Int64, "denominator_2": pl.Float64})
+    assert t[("gap", "2024/25")] == "worsening"
+
+
+def test_trend_expression_agrees_with_the_scalar():
+    import random
+
+    rnd = random.Random(7)
+    rows, expect = [], {}
+    for i in range(40):
+        method = ("wilson", "byars")[i % 2]
+        ns = [rnd.randint(50, 400) for _ in range(5)]
+        xs = [rnd.randint(0, n) if method == "wilson" else rnd.randint(0, 60) for n in ns]
+        rows += _trend_rows(xs, ns, method, area=f"A{i}")
+        z = stats.trend_z(xs, ns, method)
+        expect[f"A{i}"] = "no_change" if abs(z) <= stats.Z95 else ("worsening" if z > 0 else "improving")
+    t = _trend(rows)
+    assert {area: v for (area, p), v in t.items() if p == "2024/25"} == expect
+
+
+def test_trend_null_when_withheld_or_too_few_points():
+    rows = _trend_rows([20, 24, 28, 32, 36], [200] * 5, area="gap_in_middle")
+    rows[2].update(suppressed=True, numerator=None)  # a withheld year among the five
+    rows += _trend_rows([20, 24, 28, 32, 36], [200] * 5, area="withheld_now")
+    rows[-1].update(suppressed=True)  # the current row withheld (count still in place): null
+    rows += _trend_rows([24, 28, 32, 36], [200] * 4, area="four", periods=YEARS[1:])
+    rows += _trend_rows([20, 24, 28, 32, 36], [200] * 5, area="nojudge", polarity="no_judgement")
+    rows += _trend_rows([20, 24, 32, 36], [200] * 4, area="missing_year", periods=YEARS[:2] + YEARS[3:])
+    t = _trend(rows)
+    for area in ("gap_in_middle", "withheld_now", "four", "nojudge", "missing_year"):
+        assert t[(area, "2024/25")] is None, area
+    out = a.assess(frame(_trend_rows([20, 24, 28, 32, 36], [200] * 5, area="W")), benchmarks()).collect()
+    assert out.filter(pl.col("period") == "2024/25")["trend"].to_list() == ["worsening"]
+    assert "trend" in a.SUPPRESSED_NULL_COLUMNS and "national_quartile" in a.SUPPRESSED_NULL_COLUMNS
+
+
+def test_trend_quarters_compare_the_same_quarter():
+    periods = [f"{y} Q2" for y in YEARS]
+    rows = _trend_rows([20, 24, 28, 32, 36], [200] * 5, periods=periods, area="q")
+    rows += _trend_rows([36, 36, 36, 36, 36], [200] * 4 + [200], periods=[f"{y} Q1" for y in YEARS], area="q")
+    t = _trend(rows)
+    assert t[("q", "2024/25 Q2")] == "worsening" and t[("q", "2024/25 Q1")] == "no_change"
+
+
+# ---------------------------------------------------------------- national quartile (issue 7)
+def test_national_quartile_by_thresholds_both_polarities_and_ties():
+    th = pl.DataFrame({"indicator_id": ["NI 55"], "period": ["2024/25"], "benchmark": ["England"],
+                       "area_level": ["district"], "lower_quartile": [8.0], "median": [10.0],
+                       "upper_quartile": [12.0], "source": ["test"]})
+    values = [7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0]  # 8, 10, 12 lie exactly on a threshold: the better quartile
+    for polarity, want in (("lower_better", [1, 1, 2, 2, 3, 3, 4]), ("higher_better", [4, 3, 3, 2, 2, 1, 1])):
+        rows = _q_rows(values, polarity, level="district", prefix="D")
+        rows.append(row(area_code="W", area_level="ward", value=9.0, polarity=polarity))
+        rows.append(row(area_code="S", area_level="district", value=9.0, suppressed=True, polarity=polarity))
+        rows.append(row(area_code="F", area_level="district", value=9.0, breakdown="sex=F", polarity=polarity))
+        rows.append(row(area_code="P", area_level="district", period="2023/24", value=9.0, polarity=polarity))
+        out = a.add_national_quartile(frame(rows), th).collect()
+        q = by_area(out, "national_quartile")
+        assert [q[f"D{i}"] for i in range(1, 8)] == want, polarity
+        assert q["W"] is None and q["S"] is None and q["F"] is None and q["P"] is None
+        assert out.schema["national_quartile"] == pl.Int32 and out.height == len(rows)
+    nj = a.add_national_quartile(frame(_q_rows(values, "no_judgement", level="district")), th).collect()
+    assert nj["national_quartile"].null_count() == nj.height
+    assert a.add_national_quartile(frame(_q_rows(values, level="district")), None).collect()[
+        "national_quartile"].null_count() == len(values)

@@ -184,3 +184,74 @@ def test_scorecard_page_in_browser(server, browser):
         _check_page(page, server, failed)
     finally:
         page.close()
+
+
+# ---------------------------------------------------------------- issue 8: every page, every partnership area
+PAGES = {  # screenshot name -> URL path (the default page is served at "/")
+    "overview": "/", "map": "/map", "profile": "/profile", "indicator": "/indicator", "exceptions": "/exceptions",
+    "methods": "/methods", "changes": "/changes",
+}
+
+
+def _no_exception(page, server: str, failed: list[str], where: str) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, where
+    assert "Traceback" not in page.locator('[data-testid="stMain"]').inner_text(), where
+    _check_page(page, server, failed)
+
+
+def test_walk_every_page_and_area(server, browser):
+    """Every page for the county and each partnership area: no exception, nothing fetched from outside."""
+    page, failed = _open(browser, f"{server}/")
+    try:
+        _settle(page)
+        for name, path in PAGES.items():
+            for area in ("E10000019", "LCP01", "LCP03"):
+                page.goto(f"{server}{path}?area={area}", wait_until="domcontentloaded", timeout=60_000)
+                _settle(page)
+                _no_exception(page, server, failed, f"{name} {area}")
+                if area == "LCP01":
+                    _screenshot(page, SHOTS / f"{name}.png")
+                    page.set_viewport_size({"width": 1440, "height": 1000})
+        # A ward profile, and the indicator detail of a ward.
+        for path in ("/profile?area=E05009622", "/indicator?indicator=NI+111&area=E05009622&level=partnership"):
+            page.goto(f"{server}{path}", wait_until="domcontentloaded", timeout=60_000)
+            _settle(page)
+            _no_exception(page, server, failed, path)
+    finally:
+        page.close()
+
+
+def test_download_csv_is_what_is_shown(server, browser):
+    page, failed = _open(browser, f"{server}/?area=LCP01&period=2023/24")
+    try:
+        page.wait_for_selector('[data-testid="stTable"]', timeout=60_000)
+        _settle(page)
+        with page.expect_download(timeout=60_000) as info:
+            page.get_by_role("button", name="Download CSV").first.click()
+        text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+        assert "# Release: fixture-2024-25-r1" in text and "10 or fewer children" in text
+        body = text.split("\n\n", 1)[1]
+        assert "Boston LCP,Make a positive contribution,NI 111" in body
+        ni111 = next(line for line in body.splitlines() if ",NI 111," in line)
+        assert ",c,percentage" not in ni111 and ",c," in ni111
+        _no_exception(page, server, failed, "download")
+    finally:
+        page.close()
+
+
+def test_postcode_search_and_profile_link(server, browser):
+    page, failed = _open(browser, f"{server}/")
+    try:
+        _settle(page)
+        box = page.get_by_role("textbox", name="Find a postcode")
+        box.fill("pe21 8dx")
+        box.press("Enter")
+        page.get_by_text("PE21 8DX").wait_for(timeout=30_000)
+        page.get_by_role("link", name="Fenside (ward)").click()
+        page.wait_for_url(re.compile(r"/profile\?area=E05009622"), timeout=30_000)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        _settle(page)
+        assert "Fenside" in page.locator('[data-testid="stMain"]').inner_text()
+        _no_exception(page, server, failed, "postcode")
+    finally:
+        page.close()

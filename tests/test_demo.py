@@ -35,6 +35,12 @@ DATASETS = {
     "lcc_phealth": {"infant_feeding": "csv"},
     "lish": {"teenage_conceptions": "csv", "chlamydia_tests": "csv"},
 }
+#: the aggregate supplies (counts by district or ward, not client records; issue 14)
+AGGREGATE = {
+    "lrsp": {"road_casualties": "csv"},
+    "lcc_bi": {"low_income_children": "csv"},
+}
+ALL_DATASETS = {**DATASETS, **AGGREGATE}
 COURT = {"referral_order", "fine", "community_sentence", "custody"}
 
 
@@ -97,20 +103,20 @@ def frames(demo) -> dict[str, pl.DataFrame]:
 # ---------------------------------------------------------------- layout, determinism, agreements
 def test_summary_and_layout(demo):
     out, summary = demo
-    assert summary["suppliers"] == len(DATASETS)
-    assert summary["files"] == 5 * sum(len(d) for d in DATASETS.values())
+    assert summary["suppliers"] == len(ALL_DATASETS)
+    assert summary["files"] == 5 * sum(len(d) for d in ALL_DATASETS.values())
     assert summary["out"] == str(out)
     assert 800_000 <= summary["rows"] <= 1_300_000
-    for code, datasets in DATASETS.items():
+    for code, datasets in ALL_DATASETS.items():
         names = sorted(p.name for p in (out / code).iterdir())
         assert names == sorted(["agreement.yaml"] + [f"{d}_{p}.{f}" for d, f in datasets.items() for p in PERIODS])
-    assert sorted(p.name for p in out.iterdir()) == sorted(DATASETS)
+    assert sorted(p.name for p in out.iterdir()) == sorted(ALL_DATASETS)
 
 
 def test_rows_total_matches_files(demo):
     out, summary = demo
     total = 0
-    for code, datasets in DATASETS.items():
+    for code, datasets in ALL_DATASETS.items():
         for d, fmt in datasets.items():
             for p in PERIODS:
                 path = out / code / f"{d}_{p}.{fmt}"
@@ -177,7 +183,7 @@ def test_agreements_load_and_declare_the_architecture_table(demo):
 def test_every_agreement_covers_its_datasets_and_the_indicators_that_use_them(demo):
     out, _ = demo
     specs = load_indicators()
-    for code, datasets in DATASETS.items():
+    for code, datasets in ALL_DATASETS.items():
         ag = load_agreement(out / code / "agreement.yaml")
         assert ag.supplier_code == code
         assert [d.dataset for d in ag.datasets] == list(datasets)
@@ -204,6 +210,40 @@ def test_columns_as_declared(demo):
                 cols = pl.read_excel(path, infer_schema_length=0).columns if fmt == "xlsx" else pl.read_csv(
                     path, n_rows=1, infer_schema_length=0).columns
                 assert cols == expected, (code, dataset, p)
+
+
+def test_aggregate_supplies_are_counts_that_validate_and_add_up(demo):
+    """The aggregate supplies: counts by district (road casualties, two measures feeding NI 48 and L 03)
+    and by ward (children in low-income families, with denominators, feeding NI 116); every file passes
+    validation, the breakdown parts add up to `all`."""
+    from pipelines.ingest import validate_file
+
+    out, _ = demo
+    specs = load_indicators()
+    for code, datasets in AGGREGATE.items():
+        ag = load_agreement(out / code / "agreement.yaml")
+        for dataset in datasets:
+            ds = ag.dataset(dataset)
+            assert ds.record_level == "aggregate" and not ds.fields
+            expected = ["area_code", "period", *(["measure"] if ds.measures else []), "breakdown", "numerator",
+                        *(["denominator"] if ds.denominator else [])]
+            for p in PERIODS:
+                path = out / code / f"{dataset}_{p}.csv"
+                df = pl.read_csv(path)
+                assert df.columns == expected
+                result, frame, _ = validate_file(path, ag)
+                assert result.outcome == "loaded" and not result.warnings, (path, result.errors[:3])
+                keys = [c for c in ("area_code", "measure") if c in df.columns]
+                parts = df.filter(pl.col("breakdown") != "all").group_by(keys).agg(pl.col("numerator").sum())
+                total = df.filter(pl.col("breakdown") == "all").select(*keys, pl.col("numerator").alias("t"))
+                assert parts.join(total, on=keys).filter(pl.col("numerator") != pl.col("t")).height == 0
+    roads = pl.read_csv(out / "lrsp" / "road_casualties_2023-24.csv")
+    assert set(roads["area_code"]) == set(geography.hierarchy()["district_code"])
+    assert {s.id for s in specs if s.dataset == "road_casualties"} == {"NI 48", "L 03"}
+    poverty = pl.read_csv(out / "lcc_bi" / "low_income_children_2023-24.csv")
+    assert set(poverty["area_code"]) == set(geography.hierarchy()["ward_code"])
+    share = poverty.filter(pl.col("breakdown") == "all").select(pl.col("numerator").sum() / pl.col("denominator").sum())
+    assert 0.12 < share.item() < 0.28
 
 
 def test_xlsx_cells_are_text_and_numbers_as_a_supplier_sends(demo):

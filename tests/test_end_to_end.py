@@ -32,6 +32,7 @@ DERIVED = ["value", "lower_95", "upper_95", "lower_998", "upper_998", "rag", "di
 E2E_DATASETS = {
     "ncmp", "injury_admissions", "yjs_disposals", "yos_closures", "lac_31mar", "cp_plan_starts", "cp_plan_ends",
     "care_leavers", "ks4", "infant_feeding", "teenage_conceptions",
+    "road_casualties", "low_income_children",  # aggregate supplies: by district (NI 48, L 03) and by ward (NI 116)
 }
 
 
@@ -417,3 +418,64 @@ def test_lcp_build_refuses_to_publish_a_release_the_audit_fails(demo_release, re
     assert "not published" in err and "disclosure audit failed" in err
     assert err.strip().count("\n") == 0
     assert path.stat().st_ino == inode
+
+
+def test_judgements_on_the_demo_release(demo_release, release):
+    """Issue 7 on a real build: rule texts, trend, quartiles recomputed independently from the published
+    values, summary counts agreeing with the values, funnel limits around the published county value."""
+    con = duckdb.connect(str(demo_release / "published" / "scorecard.duckdb"), read_only=True)
+    try:
+        summary = con.sql("SELECT * FROM summary_counts").pl()
+        funnel = con.sql("SELECT * FROM funnel").pl()
+        ind = con.sql("SELECT indicator_id, polarity, rag_rule, rag_rule_text FROM indicators").pl()
+    finally:
+        con.close()
+    assert ind["rag_rule_text"].null_count() == 0
+    values = release["indicator_values"]
+    assert {"trend", "national_quartile"} <= set(values.columns)
+    supp = values.filter(pl.col("suppressed"))
+    assert supp["trend"].null_count() == supp.height and supp["national_quartile"].null_count() == supp.height
+    latest_years = values.filter(pl.col("period") == "2024/25")
+    assert latest_years["trend"].drop_nulls().len() > 0
+    assert values.filter(pl.col("period") == "2021/22")["trend"].drop_nulls().len() == 0  # 2 years only
+    # quartiles: an independent PHE recomputation from the published values agrees everywhere
+    polarity = dict(ind.select("indicator_id", "polarity").iter_rows())
+    pub = values.filter(~pl.col("suppressed") & pl.col("value").is_not_null())
+    checked = 0
+    for _, grp in pub.group_by("indicator_id", "period", "breakdown", "area_level"):
+        ind_id = grp["indicator_id"][0]
+        if polarity[ind_id] == "no_judgement":
+            continue
+        vals = [(-v if polarity[ind_id] == "higher_better" else v) for v in grp["value"]]
+        n = len(vals)
+        for code, k, q in zip(grp["area_code"], vals, grp["quartile"]):
+            if n < 4:
+                assert q is None, code
+                continue
+            rank = 1 + sum(1 for o in vals if o < k)
+            assert q == max(1, int(5 - -(-(n + 1 - rank) // (n / 4)))), (ind_id, code)
+            checked += 1
+    assert checked > 1000
+    # summary counts: for one partnership, the red count of each outcome equals the red rows at the latest year
+    area = "LCP01"
+    reds = summary.filter((pl.col("area_code") == area) & (pl.col("measure") == "rag") & (pl.col("category") == "red"))
+    latest = {i: max(p for p in values.filter(pl.col("indicator_id") == i)["period"].unique() if len(p) == 7)
+              for i in values["indicator_id"].unique()}
+    ecm = dict(release["indicators"].select("indicator_id", "ecm_outcome").iter_rows())
+    want: dict[str, int] = {}
+    for r in values.filter((pl.col("area_code") == area) & (pl.col("breakdown") == "all")
+                           & (pl.col("rag") == "red")).iter_rows(named=True):
+        if r["period"] == latest[r["indicator_id"]]:
+            want[ecm[r["indicator_id"]]] = want.get(ecm[r["indicator_id"]], 0) + 1
+    assert {k: v for k, v in reds.select("ecm_outcome", "n_indicators").iter_rows() if v} == want
+    totals = summary.group_by("area_code", "ecm_outcome", "measure").agg(pl.col("n_indicators").sum())
+    per_outcome = release["indicators"].group_by("ecm_outcome").len()
+    assert totals.join(per_outcome, on="ecm_outcome").filter(pl.col("n_indicators") != pl.col("len")).height == 0
+    # funnel: every row around a published county value, limits ordered
+    assert funnel.height > 0 and set(funnel["area_level"]) <= {"ward", "district", "partnership"}
+    county = values.filter((pl.col("area_level") == "county") & (pl.col("breakdown") == "all") & ~pl.col("suppressed"))
+    centres = funnel.filter(pl.col("centre_kind") == "county").join(
+        county.select("indicator_id", "period", pl.col("value").alias("county_value")), on=["indicator_id", "period"])
+    assert centres.height == funnel.filter(pl.col("centre_kind") == "county").height
+    assert (centres["centre"] - centres["county_value"]).abs().max() < 1e-9
+    assert (funnel["lower_998"] <= funnel["lower_95"] + 1e-9).all() and (funnel["upper_95"] <= funnel["upper_998"] + 1e-9).all()

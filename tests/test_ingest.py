@@ -258,7 +258,8 @@ def test_bad_value_rejects_whole_supply(loaded, case):
     msg = str(res.error())
     assert "\n" not in msg and f"row {line}" in msg and f"field {fld}" in msg and "yjs_disposals_2023-24.csv" in msg
     if value:
-        assert value not in msg or len(value) == 1  # values are masked
+        text = msg.replace(str(root), "")  # the temporary path may hold the same digits
+        assert value not in text or len(value) == 1  # values are masked
 
 
 def test_all_problems_reported_at_once(tmp_path):
@@ -417,6 +418,7 @@ def test_mask_value():
     assert mask_value("12/03/2015") == "**/**/****"
     assert mask_value("LN11 1PL") == "L*** ***"
     assert mask_value("=cmd()") == "=***()"
+    assert mask_value("0\n0\tx\x00") == "*?*?*?"  # one line, whatever was sent
 
 
 def test_header_problems_and_unreadable_xlsx(tmp_path):
@@ -432,25 +434,28 @@ def test_header_problems_and_unreadable_xlsx(tmp_path):
 
 
 def test_aggregate_supply(tmp_path):
+    """A short check here; every rule of aggregate supplies: tests/test_aggregate.py."""
     from pipelines import geography
 
     agreement = yaml.safe_load(yaml.safe_dump(YOS_AGREEMENT))
-    agreement["datasets"][0]["record_level"] = "aggregate"
+    ds = agreement["datasets"][0]
+    for k in ("fields", "event_date_field", "id_field"):
+        del ds[k]
+    ds.update(record_level="aggregate", denominator=True)
     folder = tmp_path / "in" / "yos"
     write_agreement(folder, agreement)
-    h = geography.hierarchy()
-    ward, district = h["ward_code"][0], h["district_code"][0]
+    ward = geography.hierarchy()["ward_code"][0]
     header = ["area_code", "period", "breakdown", "numerator", "denominator"]
     write_csv(folder / "yjs_disposals_2023-24.csv", header,
-              [[ward, "2023/24", "", "3", "10"], [district, "2023-24", "F", "5", "40"]])
+              [[ward, "2023/24", "", "3", "10"], [ward, "2023-24", "sex=f", "1", "4"], [ward, "2023/24", "sex=M", "2", "6"]])
     [ok] = ingest_dir(tmp_path / "in")
-    assert ok.outcome == "loaded" and ok.rows == 2, ok.errors
+    assert ok.outcome == "loaded" and ok.rows == 3, ok.errors
     write_csv(folder / "yjs_disposals_2023-24.csv", header,
-              [["E99999999", "2023/24", "", "3", "10"], [district, "2022/23", "F", "50", "40"]])
+              [["E99999999", "2023/24", "", "3", "10"], [ward, "2022/23", "", "50", "40"]])
     [bad] = ingest_dir(tmp_path / "in")
     assert [(p.row, p.field) for p in bad.errors] == [(2, "area_code"), (3, "period"), (3, "numerator")]
     with RestrictedStore() as store:
-        df = store.scan("yjs_disposals").sort("area_level")
+        df = store.scan("yjs_disposals").sort("breakdown")
         assert store.supplies()["record_level"].to_list() == ["aggregate"]
-    assert df["area_level"].to_list() == ["district", "ward"]
-    assert df["numerator"].to_list() == [5, 3] and df["period"].to_list() == ["2023/24", "2023/24"]
+    assert df["breakdown"].to_list() == ["all", "sex=F", "sex=M"] and set(df["area_level"]) == {"ward"}
+    assert df["numerator"].to_list() == [3, 1, 2] and set(df["period"]) == {"2023/24"}

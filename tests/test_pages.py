@@ -11,6 +11,10 @@ import fixture_release as fx
 APP = "../dashboard/app.py"  # AppTest paths are relative to this file
 SCORECARD = "../dashboard/pages/scorecard.py"
 MAP = "../dashboard/pages/map.py"
+PROFILE = "../dashboard/pages/profile.py"
+INDICATOR = "../dashboard/pages/indicator.py"
+EXCEPTIONS = "../dashboard/pages/exceptions.py"
+METHODS = "../dashboard/pages/methods.py"
 TIMEOUT = 60
 
 
@@ -53,7 +57,7 @@ def test_scorecard_shows_values_and_withheld(fixture_release):
     assert ni111["95% confidence interval"] == "c"
     assert ni111["RAG"] == ni111["Direction of travel"] == ni111["Quartile (1 = best)"] == "–"
     # Grouped by Every Child Matters outcome, with the key to the symbols under the tables.
-    assert [s.value for s in at.subheader] == ["Be healthy", "Make a positive contribution"]
+    assert [s.value for s in at.subheader] == ["Summary", "Be healthy", "Make a positive contribution"]
     legend = " ".join(m.value for m in at.markdown)
     assert "c = withheld: fewer than 11 children, or a figure that would reveal one" in legend
     assert "● Green" in legend and "► No significant change" in legend and "1 = best" in legend
@@ -103,7 +107,7 @@ def test_map_page(fixture_release):
     assert withheld.to_dict("records")[-1] == {"Area": "Total", "Wards": 6, "Withheld (c)": 2}
     assert at.radio(key="url_colour").value == "rag"
     assert dict(at.query_params) == {
-        "area": "LCP01", "indicator": "NI 55", "period": "2023/24", "colour": "rag", "view": "county"
+        "area": "LCP01", "indicator": "NI 55", "period": "2023/24", "colour": "rag", "view": "county", "level": "ward"
     }
 
 
@@ -133,7 +137,7 @@ def test_app_navigation_and_footer(fixture_release):
 
 def test_no_release_is_a_friendly_error(fixture_release, tmp_path, monkeypatch):
     monkeypatch.setenv("LCP_DATA_DIR", str(tmp_path))
-    for script in (APP, SCORECARD, MAP):
+    for script in (APP, SCORECARD, MAP, PROFILE, INDICATOR, EXCEPTIONS, METHODS):
         at = AppTest.from_file(script, default_timeout=TIMEOUT).run()
         assert not at.exception
         assert "No published release at" in at.error[0].value
@@ -144,9 +148,12 @@ def test_pages_yaml_is_valid_and_checked(tmp_path):
     from dashboard.common import load_pages
 
     pages = load_pages()
-    assert [(p.file, p.title, p.url_path) for p in pages][:2] == [
-        ("scorecard.py", "Scorecard", "scorecard"), ("map.py", "Map", "map")
+    assert [(p.file, p.title, p.url_path) for p in pages][:6] == [
+        ("scorecard.py", "Overview", "overview"), ("map.py", "Map", "map"),
+        ("profile.py", "Locality profile", "profile"), ("indicator.py", "Indicator detail", "indicator"),
+        ("exceptions.py", "Exceptions", "exceptions"), ("methods.py", "Data and methods", "methods"),
     ]
+    assert pages[0].default
     assert ("changes.py", "Corrections and changes", "changes") in [(p.file, p.title, p.url_path) for p in pages]
     assert all(p.path.is_file() for p in pages)
     bad = tmp_path / "pages.yaml"
@@ -159,3 +166,171 @@ def test_pages_yaml_is_valid_and_checked(tmp_path):
     bad.write_text("- {file: map.py, title: A, url_path: a}\n- {file: map.py, title: B, url_path: b}\n")
     with pytest.raises(ValueError, match="share a file"):
         load_pages(bad)
+
+
+# ---------------------------------------------------------------- issue 8: the new pages
+def _download(at: AppTest, name: str):
+    """(table, notes) a page's download buttons write, and the CSV / XLSX bytes made from them."""
+    from pipelines import downloads
+
+    table, notes = at.session_state["downloads"][name]
+    return table, notes, downloads.csv_bytes(table, notes), downloads.xlsx_bytes(table, notes, sheet_title="t")
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    return rows[rows.index([]) + 1:]
+
+
+def test_overview_summary_filters_and_downloads(fixture_release, tmp_path):
+    import openpyxl
+
+    at = run(SCORECARD, area="LCP01", period="2023/24")
+    summary = {r["Outcome"]: r for r in at.table[0].value.to_dict("records")}
+    # Boston LCP 2023/24: NI 55 amber, similar, no change, quartile 1; NI 111 withheld (counted nowhere).
+    assert summary["All outcomes"]["◆ Amber"] == "1" and summary["All outcomes"]["■ Red"] == "0"
+    assert summary["Be healthy"]["Q1 (best)"] == "1" and summary["Be healthy"]["No change"] == "1"
+    assert summary["Make a positive contribution"]["◆ Amber"] == "0"
+    table, notes, csv_data, xlsx_data = _download(at, "scorecard_LCP01_2023-24")
+    rows = _csv_rows(csv_data)
+    header = rows[0]
+    ni111 = dict(zip(header, next(r for r in rows if r[header.index("Indicator")] == "NI 111")))
+    assert ni111["Value"] == "c" and ni111["95% confidence interval"] == "c" and ni111["Area"] == "Boston LCP"
+    ni55 = dict(zip(header, next(r for r in rows if r[header.index("Indicator")] == "NI 55")))
+    assert ni55["Value"] == "10.6"
+    assert dict(notes)["Release"] == fx.RELEASE_ID
+    path = tmp_path / "o.xlsx"
+    path.write_bytes(xlsx_data)
+    book = openpyxl.load_workbook(path)
+    cells = [[c.value for c in r] for r in book["Data"].iter_rows(min_row=4)]
+    assert cells[0] == header and ["c", "c"] == [cells[2][header.index("Value")], cells[2][header.index("95% confidence interval")]]
+    assert "10 or fewer children" in {r[0].value: r[1].value for r in book["Notes"].iter_rows()}["Suppression"]
+    # The RAG filter: only red rows (none for Boston LCP in 2023/24), and the filter is in the URL.
+    at = run(SCORECARD, area="LCP03", period="2023/24", rag="red")
+    assert set(tables(at)) == {"NI 55"} and tables(at)["NI 55"]["RAG"] == "■ Red"
+    assert at.query_params["rag"] == "red"
+
+
+def test_profile_partnership_spine_and_neighbours(fixture_release):
+    at = run(PROFILE, area="LCP01")
+    rows = {r["Indicator"]: r for t in at.table for r in t.value.to_dict("records") if "Indicator" in t.value.columns}
+    want = fx.expected("NI 55", "2023/24", "LCP01")
+    assert rows["NI 55"]["Value"] == f"{want['value']:.1f}" == "10.6"
+    assert rows["NI 55"]["Lincolnshire"] == f"{fx.expected('NI 55', '2023/24', 'E10000019')['value']:.1f}"
+    assert rows["NI 55"]["England"] == "9.6" and rows["NI 55"]["RAG"] == "◆ Amber"
+    assert rows["NI 55"]["Quartile (1 = best)"] == "1 (best)"
+    assert rows["NI 111"]["Value"] == "c" and rows["NI 111"]["RAG"] == "–"
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    roles = {t.get("meta", {}).get("role") for f in figs for t in f["data"]}
+    assert {"range", "county", "area", "withheld", "sparkline"} <= roles
+    withheld = [t for f in figs for t in f["data"] if t.get("meta", {}).get("role") == "withheld"]
+    assert withheld[0]["text"] == ["c (withheld)"]
+    assert "y" in withheld[0] and "x" in withheld[0]  # drawn at the centre, no value
+    text = " ".join(m.value for m in at.markdown)
+    assert "Lincoln LCP" in text  # the other partnership area to compare with
+    assert at.query_params["area"] == "LCP01"
+
+
+def test_profile_ward_shows_withheld_as_c(fixture_release):
+    at = run(PROFILE, area="E05009622")  # Fenside: NI 55 withheld in 2023/24
+    rows = {r["Indicator"]: r for t in at.table for r in t.value.to_dict("records") if "Indicator" in t.value.columns}
+    assert rows["NI 55"]["Value"] == "c" and rows["NI 55"]["95% confidence interval"] == "c"
+    table, _, csv_data, _ = _download(at, "profile_E05009622")
+    assert "c" in table["Value"].to_list()
+    assert "8" not in [r[3] for r in _csv_rows(csv_data)[1:]]  # never Fenside's withheld count
+    assert "Fishtoft" in " ".join(m.value for m in at.markdown)  # a neighbouring ward in Boston LCP
+
+
+def test_indicator_detail(fixture_release):
+    at = run(INDICATOR, indicator="NI 55", area="LCP01", period="2023/24", level="ward")
+    trend = at.table[0].value.to_dict("records")
+    assert [r["Period"] for r in trend] == ["2022/23", "2023/24"]
+    assert trend[1]["Value"] == "10.6" and trend[1]["England"] == "9.6"
+    figs = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    ranked = figs["ranked"]
+    withheld = next(t for t in ranked["data"] if t.get("meta", {}).get("role") == "withheld")
+    assert sorted(withheld["y"]) == ["<b>▶ Fenside</b>", "<b>▶ Fishtoft</b>"] and withheld["text"] == ["c", "c"]
+    bars = next(t for t in ranked["data"] if t.get("meta", {}).get("role") == "bars")
+    assert len(bars["x"]) == 4
+    funnel = figs["funnel"]
+    assert sum(len(t["x"]) for t in funnel["data"] if t.get("meta", {}).get("role") == "areas") == 4
+    table, _, csv_data, _ = _download(at, "ranked")
+    values = dict(zip(table["Area"].to_list(), table["Value"].to_list()))
+    assert values["Fenside"] == "c" and values["Fishtoft"] == "c"
+    # every chart has its own print-resolution PNG download (trend, funnel, ranked, each breakdown)
+    pngs = [b.proto for b in at.get("download_button") if b.proto.label == "Download chart (PNG)"]
+    assert len(pngs) == 3 + len([k for k in figs if k.startswith("bd_")])
+    assert values["Coastal"] == f"{fx.expected('NI 55', '2023/24', 'E05009621')['value']:.1f}"
+    at = run(INDICATOR, indicator="NI 55", area="E10000019", period="2023/24")
+    groups = {r["Group"]: r for t in at.table for r in t.value.to_dict("records") if "Group" in t.value.columns}
+    assert groups["Female"]["Value"] == f"{fx.expected('NI 55', '2023/24', 'E10000019', 'sex=F')['value']:.1f}"
+    definition = " ".join(str(v) for t in at.table for v in t.value.to_numpy().ravel())
+    assert "Reception-year children with BMI at or above the 95th centile" in definition
+
+
+def test_exceptions_lists_red_first(fixture_release):
+    at = run(EXCEPTIONS)
+    table = at.table[0].value.to_dict("records")
+    assert {(r["Indicator"], r["Area"]) for r in table} == {("NI 55", "Lincoln LCP"), ("NI 111", "Lincolnshire"),
+                                                             ("NI 55", "Lincolnshire")}
+    assert all(r["Priority"] == "■ Red" for r in table)
+    at = run(EXCEPTIONS, area="LCP03")
+    (row,) = at.table[0].value.to_dict("records")
+    assert row["Value"] == "14.0" and row["England"] == "9.6"
+
+
+def test_exceptions_commentary_is_plain_text(fixture_release, monkeypatch, tmp_path):
+    commentary = pytest.importorskip("pipelines.commentary")
+    monkeypatch.setenv("LCP_EDIT", "1")
+    at = run(EXCEPTIONS, area="LCP03")
+    at.text_area[0].input("**bold** <script>alert(1)</script>")
+    at.text_input[0].input("Ana")
+    at.button[0].click().run()
+    assert not at.exception
+    shown = at.table[0].value.to_dict("records")[0]["Commentary"]
+    assert shown.startswith("**bold** <script>alert(1)</script> (Ana")
+    assert "<script>" not in " ".join(m.value for m in at.markdown)
+    assert commentary.current("LCP03")["text"].to_list() == ["**bold** <script>alert(1)</script>"]
+
+
+def test_methods_page(fixture_release):
+    at = run(METHODS)
+    text = " ".join(str(v) for t in at.table for v in t.value.to_numpy().ravel())
+    assert fx.RELEASE_ID in text and "10 or fewer" in text
+    assert "Obesity among primary school age children in Reception Year" in text
+    sources = next(t.value for t in at.table if "Next refresh" in t.value.columns).to_dict("records")
+    ncmp = next(r for r in sources if r["Dataset"] == "ncmp")
+    assert ncmp["Date provided"] == "10/01/2025" and ncmp["Next refresh"] == "10/01/2026"
+    assert ncmp["Periods"] == "2022/23 to 2023/24"
+    # Both fixture sources were due in early 2026: overdue today, with a warning each.
+    assert ncmp["Status"] == "⚠ Overdue"
+    assert len([w for w in at.warning if "overdue" in w.value]) == 2
+
+
+def test_map_levels_and_colours(fixture_release):
+    at = run(MAP, indicator="NI 55", period="2023/24", level="partnership", colour="quartile")
+    fig = _figure(at)
+    quartile = [t for t in fig["data"] if t.get("meta", {}).get("role") == "quartile"]
+    assert sorted(loc for t in quartile for loc in t["locations"]) == ["LCP01", "LCP03"]
+    names = [t["name"] for t in fig["data"] if t.get("meta", {}).get("role") == "legend"]
+    assert "Quartile 1 (best)" in names and "withheld (c)" in names
+    at = run(MAP, indicator="NI 111", period="2023/24", level="district", colour="vs_benchmark")
+    fig = _figure(at)
+    withheld = next(t for t in fig["data"] if t.get("meta", {}).get("role") == "withheld")
+    assert sorted(withheld["locations"]) == ["E07000136", "E07000138"]
+    table, _, _, _ = _download(at, "map_NI_111_2023_24_district")
+    assert table["Value"].to_list() == ["c", "c"]
+
+
+def test_postcode_search_in_the_sidebar(fixture_release):
+    at = run(APP)
+    at.sidebar.text_input(key="postcode").input("pe218dx").run()
+    assert not at.exception
+    assert "**PE21 8DX**" in [c.value for c in at.sidebar.caption]
+    links = [(e.proto.label, e.proto.page) for e in at.sidebar.get("page_link")]
+    assert [label for label, _ in links] == ["Fenside (ward)", "Boston LCP (partnership area)"], links
+    at.sidebar.text_input(key="postcode").input("not a postcode").run()
+    assert "not a valid postcode" in " ".join(c.value for c in at.sidebar.caption)

@@ -254,11 +254,12 @@ def expected_columns(ds: DatasetAgreement) -> pl.DataFrame:
     rows: list[tuple[str, str, str]] = []
     if ds.record_level == "aggregate":
         rows = [
-            ("area_code", "ward or district code (E05..., E07...)", "yes"),
+            ("area_code", "ward or district code (E05..., E07...), one level per file", "yes"),
             ("period", "the file's period, e.g. 2024/25", "yes"),
-            ("breakdown", "e.g. all, sex=F", "no"),
+            *([("measure", "one of: " + ", ".join(ds.measures), "yes")] if ds.measures else []),
+            ("breakdown", "all (or empty), sex=F, sex=M, ethnicity=<group> or age=<low-high>", "no"),
             ("numerator", "whole number 0 or more", "yes"),
-            ("denominator", "whole number 0 or more", "if the indicator has one"),
+            *([("denominator", "whole number 0 or more, not below the numerator", "yes")] if ds.denominator else []),
         ]
     else:
         rows = [(c, common.get(c, ""), "yes") for c in COMMON_FIELDS]

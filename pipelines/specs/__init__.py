@@ -64,6 +64,15 @@ class Metadata(_Strict):
 
 
 class DatasetAgreement(_Strict):
+    """One dataset of an agreement.
+
+    `record_level: client` (one row per client record): `event_date_field`, `id_field` and `fields` say
+    what each row carries. `record_level: aggregate` (counts, one row per area, period, measure and
+    breakdown; docs/supplies.md): no fields; `denominator: true` when every row carries a
+    `denominator`, and `measures` when one file carries several counts (a `measure` column naming one
+    of them), so that one supply can feed several indicators.
+    """
+
     dataset: str
     title: str
     record_level: Literal["client", "aggregate"] = "client"
@@ -71,9 +80,13 @@ class DatasetAgreement(_Strict):
     frequency: Literal["monthly", "quarterly", "annual"]
     format: Literal["csv", "xlsx"]
     period_basis: Literal["financial_year", "academic_year"]
-    event_date_field: str
-    id_field: str
-    fields: list[FieldSpec]
+    event_date_field: str | None = None
+    id_field: str | None = None
+    fields: list[FieldSpec] = []
+    #: aggregate only: every row has a denominator column (e.g. children on roll, infants due a check)
+    denominator: bool = False
+    #: aggregate only: the counts a file carries, named in its `measure` column (none: no such column)
+    measures: list[str] = []
     deviations: str = "None"
     metadata: Metadata
 
@@ -84,8 +97,29 @@ class DatasetAgreement(_Strict):
             raise ValueError(f"dataset name {v!r} must be lower_snake_case (letters, digits, _)")
         return v
 
+    @field_validator("measures")
+    @classmethod
+    def _measure_names(cls, v: list[str]) -> list[str]:
+        for m in v:
+            if not IDENT.match(m):
+                raise ValueError(f"measure name {m!r} must be lower_snake_case (letters, digits, _)")
+        if len(set(v)) != len(v):
+            raise ValueError("a measure is listed twice")
+        return v
+
     @model_validator(mode="after")
     def _fields_exist(self):
+        if self.record_level == "aggregate":
+            if self.fields or self.event_date_field or self.id_field:
+                raise ValueError(
+                    "an aggregate dataset has no fields, event_date_field or id_field: its columns are "
+                    "area_code, period, [measure], [breakdown], numerator[, denominator]"
+                )
+            return self
+        if self.denominator or self.measures:
+            raise ValueError("denominator and measures are for aggregate datasets (record_level: aggregate)")
+        if not self.fields or not self.event_date_field or not self.id_field:
+            raise ValueError("a client-level dataset needs fields, event_date_field and id_field")
         names = {f.name for f in self.fields}
         for key in ("event_date_field", "id_field"):
             if getattr(self, key) not in names:
@@ -278,6 +312,12 @@ class Target(_Strict):
     source: str = "local target"
 
 
+#: How an indicator's RAG is decided (docs/methods.md, Judgements): `benchmark` (the 95% comparison with
+#: England), `target` (the value against the target and its tolerance), or `target_and_benchmark`
+#: (both must agree for green or red). Default: `target_and_benchmark` with a target, else `benchmark`.
+RAG_RULES = ("benchmark", "target", "target_and_benchmark")
+
+
 class IndicatorSpec(_Strict):
     """One indicator, declared in YAML (pipelines/specs/indicators/*.yaml).
 
@@ -319,10 +359,16 @@ class IndicatorSpec(_Strict):
     breakdowns: list[Literal["sex", "ethnicity", "age"]] | None = None
     sensitive: bool = False
     target: Target | None = None
+    #: benchmark | target | target_and_benchmark; None: target_and_benchmark with a target, else benchmark
+    rag_rule: Literal["benchmark", "target", "target_and_benchmark"] | None = None
     notes: str = ""
     local: bool = False
+    #: `aggregate`: counted from an aggregate supply of `dataset` (counts by ward or district), not from
+    #: client records: no filters; `measure` picks one count when the dataset carries several
+    record_level: Literal["client", "aggregate"] = "client"
+    measure: str | None = None
 
-    @field_validator("dataset", "sum_field")
+    @field_validator("dataset", "sum_field", "measure")
     @classmethod
     def _dataset_ident(cls, v: str | None) -> str | None:
         if v is not None and not IDENT.match(v):
@@ -336,7 +382,8 @@ class IndicatorSpec(_Strict):
             raise ValueError(f"{i}: a population denominator needs `population:` (ages and sexes)")
         if self.denominator_kind == "client" and self.population is not None:
             raise ValueError(f"{i}: `population:` is only for a population denominator")
-        if self.ci_method == "wilson" and self.denominator_kind == "client" and not self.numerator:
+        if (self.ci_method == "wilson" and self.denominator_kind == "client" and not self.numerator
+                and self.record_level == "client"):
             raise ValueError(f"{i}: a proportion needs numerator filters")
         if self.ci_method == "mean_t":
             if self.denominator_kind != "client" or not self.sum_field or self.numerator:
@@ -359,7 +406,33 @@ class IndicatorSpec(_Strict):
                 )
         if self.target is not None and self.polarity == "no_judgement":
             raise ValueError(f"{i}: a target needs a polarity")
+        if self.record_level == "aggregate":
+            if self.ci_method not in ("wilson", "byars"):
+                raise ValueError(f"{i}: an aggregate indicator is a proportion or a rate (wilson or byars)")
+            if self.cohort or self.numerator or self.sum_field or self.comparison:
+                raise ValueError(f"{i}: an aggregate indicator has no cohort, numerator, sum_field or comparison: "
+                                 "the supply's counts are used as they are")
+            if self.frequency != "annual" or self.rolling_12m:
+                raise ValueError(f"{i}: an aggregate indicator is annual (aggregate supplies give years)")
+            if self.age_rule and self.age_rule.at != "event":
+                raise ValueError(f"{i}: an aggregate indicator's age_rule gives only the age bands supplied")
+        elif self.measure is not None:
+            raise ValueError(f"{i}: `measure` is for an aggregate indicator (record_level: aggregate)")
+        if self.rag_rule in ("target", "target_and_benchmark") and self.target is None:
+            raise ValueError(f"{i}: rag_rule {self.rag_rule} needs a `target:`")
+        if self.rag_rule is not None and self.polarity == "no_judgement":
+            raise ValueError(f"{i}: rag_rule needs a polarity (no_judgement has no RAG)")
         return self
+
+    @property
+    def effective_rag_rule(self) -> str | None:
+        """The RAG rule used: `rag_rule`, else target_and_benchmark with a target, else benchmark;
+        None for a no_judgement indicator (no RAG)."""
+        if self.polarity == "no_judgement":
+            return None
+        if self.rag_rule is not None:
+            return self.rag_rule
+        return "target_and_benchmark" if self.target is not None else "benchmark"
 
     @property
     def published_breakdowns(self) -> tuple[str, ...]:
@@ -387,13 +460,19 @@ class IndicatorSpec(_Strict):
         return out
 
 
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """' line N is not valid YAML: <problem>' on one line (PyYAML's own text spans several)."""
+    mark = getattr(e, "problem_mark", None)
+    where = f" line {mark.line + 1}" if mark else ""
+    problem = getattr(e, "problem", None) or (str(e).splitlines() or ["unreadable"])[0]
+    return f"{where} is not valid YAML: {' '.join(str(problem).split())}"
+
+
 def _load_yaml(path: Path):
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise SpecError(f"{path}:{where} is not valid YAML: {getattr(e, 'problem', e)}") from None
+        raise SpecError(f"{path}:{yaml_problem(e)}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"{path}: cannot be read: {e}") from None
 
@@ -450,3 +529,31 @@ def load_benchmarks(specs_dir: Path | None = None) -> pl.DataFrame:
             "lower_95": pl.Float64, "upper_95": pl.Float64, "source": pl.String,
         },
     )
+
+
+QUARTILE_THRESHOLDS_SCHEMA = {
+    "indicator_id": pl.String, "period": pl.String, "benchmark": pl.String, "area_level": pl.String,
+    "lower_quartile": pl.Float64, "median": pl.Float64, "upper_quartile": pl.Float64, "source": pl.String,
+}
+
+
+def load_quartile_thresholds(specs_dir: Path | None = None) -> pl.DataFrame:
+    """indicator_id, period, benchmark ('England'), area_level ('district'), lower_quartile, median,
+    upper_quartile, source: the 25th, 50th and 75th percentiles of the values of England's areas of that
+    level (e.g. all English lower-tier local authorities), from `specs_dir`/quartile_thresholds.csv or
+    the project's own; an empty frame where there is no such file. The values shipped are demo values,
+    labelled so in `source`."""
+    path = (specs_dir or SPECS_DIR) / "quartile_thresholds.csv"
+    if not path.is_file():
+        path = SPECS_DIR / "quartile_thresholds.csv"
+    if not path.is_file():
+        return pl.DataFrame(schema=QUARTILE_THRESHOLDS_SCHEMA)
+    frame = pl.read_csv(path, schema=QUARTILE_THRESHOLDS_SCHEMA)
+    bad = frame.filter(
+        ~((pl.col("lower_quartile") <= pl.col("median")) & (pl.col("median") <= pl.col("upper_quartile")))
+    )
+    if bad.height:
+        r = bad.row(0, named=True)
+        raise SpecError(f"{path}: {r['indicator_id']} {r['period']}: thresholds must be lower_quartile <= median "
+                        "<= upper_quartile")
+    return frame
