@@ -50,10 +50,12 @@ def method_note(methods_version: str | None = None) -> str:
         "Each value is the latest period published for the indicator. 95% confidence intervals: Wilson score "
         "method for percentages, Byar's method for rates (exact Poisson below 10 events). RAG compares the area "
         "with England: green where the whole 95% interval is on the better side of England's value, red where it "
-        "is wholly on the worse side, amber where it overlaps England (a local target with a tolerance can soften "
-        "red to amber). Direction of travel compares with the previous period and counts only a statistically "
-        "significant change (95% level), so an arrow is never chance alone. Quartile ranks the area among areas "
-        f"of the same kind, 1 = best, whichever way is better for the indicator.{version}"
+        "is wholly on the worse side, amber where it overlaps England; where the indicator has a local target, "
+        "green also needs the target met within its tolerance and red also needs it missed beyond it (each "
+        "indicator's rule is on the dashboard's Data and methods page). Direction of travel compares with the "
+        "previous period and counts only a statistically significant change (95% level), so an arrow is never "
+        "chance alone. Quartile ranks the area among areas of the same kind, 1 = best, whichever way is better "
+        f"for the indicator.{version}"
     )
 
 
