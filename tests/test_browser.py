@@ -255,3 +255,21 @@ def test_postcode_search_and_profile_link(server, browser):
         _no_exception(page, server, failed, "postcode")
     finally:
         page.close()
+
+
+def test_clicking_a_ward_on_the_map_opens_its_profile(server, browser):
+    page, failed = _open(browser, f"{server}/map?area=LCP01&indicator=NI+55&period=2023/24&colour=rag&view=area")
+    try:
+        page.wait_for_selector(".js-plotly-plot path.choroplethlocation", state="attached", timeout=60_000)
+        _settle(page)
+        shapes = page.locator(".js-plotly-plot path.choroplethlocation")
+        boxes = [b for b in (shapes.nth(i).bounding_box() for i in range(shapes.count())) if b]
+        box = max(boxes, key=lambda b: b["width"] * b["height"])  # the biggest ward: easy to hit
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_url(re.compile(r"/profile\?.*area=E05\d{6}"), timeout=60_000)
+        _settle(page)
+        _check_page(page, server, failed)
+        assert page.get_by_role("heading", name="Locality profile").count() == 1
+        assert "(ward, Boston LCP)" in page.locator('[data-testid="stMain"]').text_content()
+    finally:
+        page.close()
