@@ -308,6 +308,12 @@ def test_methods_page(fixture_release):
     # Both fixture sources were due in early 2026: overdue today, with a warning each.
     assert ncmp["Status"] == "⚠ Overdue"
     assert len([w for w in at.warning if "overdue" in w.value]) == 2
+    # every method with its formula and reference, from docs/methods.md
+    titles = [e.label for e in at.expander]
+    assert {"Confidence limits (95% and 99.8%)", "Disclosure control", "Judgements"} <= set(titles)
+    shown = " ".join(m.value for m in at.markdown)
+    assert "Wilson score interval" in shown and "(2x + z² ± z·√(z² + 4x(1 − x/n))) / (2(n + z²))" in shown
+    assert "Byar's method" in shown and "Breslow & Day 1987" in shown
 
 
 def test_map_levels_and_colours(fixture_release):

@@ -15,7 +15,17 @@ from pipelines.downloads import suppression_rule
 
 POLARITY = {"lower_better": "Lower is better", "higher_better": "Higher is better", "no_judgement": "No judgement"}
 CI = {"wilson": "Wilson score (proportions)", "byars": "Byar's (rates)", "exact_poisson": "Exact Poisson (rates)",
-      "student_t": "Student t (means)", "newcombe": "Newcombe (gaps between two groups)"}
+      "mean_t": "Student t (means)", "newcombe": "Newcombe (gaps between two groups)"}
+
+
+def methods_sections(path=None) -> list[tuple[str, str]]:
+    """(title, markdown) of each `## ` section of docs/methods.md: the project's own, trusted text."""
+    text = (path or config.ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
+    out = []
+    for part in text.split("\n## ")[1:]:
+        title, _, body = part.partition("\n")
+        out.append((title.strip(), body.strip()))
+    return out
 
 
 def sources_table(src: pl.DataFrame, today: dt.date) -> pl.DataFrame:
@@ -88,8 +98,11 @@ st.markdown("\n".join(f"- {line}" for line in (
     charts.direction_legend(),
     charts.quartile_legend(),
     "Benchmarks: England (and regional) values as published by the national sources; demo values are labelled so.",
-    "The full methods are in docs/methods.md of the project.",
+    "Each method in full, with its formula and reference, is below (the project's docs/methods.md).",
 )))
+for title, body in methods_sections():
+    with st.expander(title):
+        st.markdown(body)
 
 st.subheader("Sources")
 src = common.sources(key)
