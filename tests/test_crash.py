@@ -107,11 +107,14 @@ def test_a_killed_ingest_leaves_the_store_as_before_the_supply(data_dir, tmp_pat
         sup = store.supplies()
         assert sup.height == 1 and sup["rows"].to_list() == [len(GOOD_YOS) - 1]
         assert store.scan("yjs_disposals").height == len(GOOD_YOS) - 1
-    assert audit_log.verify().ok
-    # and the next run loads normally
+    assert audit_log.verify().ok and len(audit_log.entries()) == entries  # killed before its entry
+    # the next run first records the interrupted supply, then loads normally
     done = lcp("ingest", str(tmp_path / "in2"))
     assert done.returncode == 0, done.stderr
-    assert audit_log.entries()[-1]["action"] == "replace"
+    new = audit_log.entries()[entries:]
+    assert [e["action"] for e in new] == ["load", "replace"]
+    assert "interrupted before its audit entry" in new[0]["detail"] and new[0]["rows"] == len(GOOD_YOS) - 1
+    assert audit_log.verify().ok
 
 
 def test_an_indicator_whose_stored_records_lack_a_field_is_left_out_with_a_reason(data_dir):
