@@ -1,8 +1,10 @@
 """LCP Scorecard dashboard: `streamlit run dashboard/app.py` (or `lcp serve`).
 
 Navigation is data: dashboard/pages.yaml lists the pages (file, title, icon, url_path). This entry
-script sets the page config, checks that a published release exists (a friendly message if not), puts
-the release id, date and the suppression rule in the sidebar, then runs the chosen page.
+script sets the page config, then, behind the partner login (`LCP_LOGIN=1`, `lcp serve --login`), shows
+only the sign-in form until a viewer or analyst is signed in; checks that a published release exists (a
+friendly message if not), puts who is signed in (and Sign out), the analysts' "Show draft release"
+toggle, the release id, date and the suppression rule in the sidebar, then runs the chosen page.
 """
 from __future__ import annotations
 
@@ -25,9 +27,15 @@ pages = [
     st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p.default)
     for p in common.load_pages()
 ]
-navigation = st.navigation(pages, position="sidebar")
+# Behind the login, the page menu is hidden until someone is signed in (the gate then stops the run).
+signed_in = not common.login_on() or common.current_user() is not None
+navigation = st.navigation(pages, position="sidebar" if signed_in else "hidden")
 
-key = common.require_release()
+account = common.require_access()  # the sign-in form (and st.stop) until a viewer or analyst is signed in
+with st.sidebar:
+    common.account_box(account)
+    common.draft_toggle()  # analysts only: before the release is chosen, so that it applies to this run
+key = common.require_release(banner=False)
 with st.sidebar:
     st.markdown("**LCP Scorecard**  \nLincolnshire Locality Children's Partnerships")
     common.postcode_search(key)

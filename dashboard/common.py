@@ -7,13 +7,18 @@
 - `url_choice`: a widget whose value lives in the URL (`?area=LCP01&indicator=NI 55&period=2023/24`),
   read on load and written on every run, so a copied link reopens the same view.
 - `load_pages`: the navigation declared as data in `dashboard/pages.yaml`, checked by `PageSpec`.
+- Access (issue 11): open, or behind the partner login (`LCP_LOGIN=1`, `lcp serve --login`;
+  `require_access` in app.py, `dashboard.signin`). `analyst_access`, `editor` and `show_draft` decide
+  who writes commentary and who may read the draft release (`lcp build --draft`) instead of the live one.
 
-Imports only pipelines.config, .geography, .release, .charts (see pyproject's import-linter contracts).
+Imports only pipelines.config, .geography, .release, .charts, .auth (through dashboard.signin) (see
+pyproject's import-linter contracts).
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +28,10 @@ import streamlit as st
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipelines import charts, config, geography
+from dashboard import signin
+from pipelines import auth, charts, config, geography
 from pipelines.release import ReleaseMissing, ReleaseReader, open_release
+from pipelines.text import plain
 
 DASHBOARD_DIR = Path(__file__).resolve().parent
 PAGES_DIR = DASHBOARD_DIR / "pages"
@@ -121,16 +128,118 @@ def ensure_app_entry() -> None:
         st.rerun()
 
 
+# ---------------------------------------------------------------- access (issue 11)
+#: roles that may sign in to the dashboard (a supplier account is for the upload app only)
+DASHBOARD_ROLES = ("viewer", "analyst")
+#: this app's own sign-in cookie name (auth.COOKIE_NAME + suffix; the upload app uses another)
+COOKIE_SUFFIX = "_dashboard"
+SUPPLIER_REFUSED = (
+    "This account is for the supply upload app only: the dashboard's partner login is for viewer and "
+    "analyst accounts. Ask the scorecard team for a dashboard account."
+)
+#: session key of the sidebar toggle "Show draft release"
+DRAFT_TOGGLE = "show_draft"
+DRAFT_BANNER = "DRAFT – not published. You are looking at the draft release (`lcp build --draft`), not the live one."
+
+
+def login_on() -> bool:
+    """Whether the dashboard runs behind the partner login (`LCP_LOGIN=1`, set by `lcp serve --login`)."""
+    return config.login_required()
+
+
+def _intro() -> None:
+    st.title("LCP Scorecard")
+    st.caption("Lincolnshire Locality Children's Partnerships")
+    st.markdown("This scorecard is for the partnership's **partners**. Sign in with the account the scorecard "
+                "team set up for you.")
+
+
+def require_access() -> signin.Account | None:
+    """app.py's gate: with the login on, the sign-in form until a viewer or analyst is signed in (the
+    page stops), then the account; with the login off, None (everyone sees the published figures)."""
+    if not login_on():
+        return None
+    return signin.require_login(_intro, cookie_suffix=COOKIE_SUFFIX, roles=DASHBOARD_ROLES,
+                                refused=SUPPLIER_REFUSED, form_key="dashboard_sign_in")
+
+
+def current_user() -> auth.User | None:
+    """The signed-in viewer or analyst (re-read from the credentials file); None when the login is off
+    or nobody allowed is signed in."""
+    return signin.signed_in_user(DASHBOARD_ROLES) if login_on() else None
+
+
+def analyst_access() -> bool:
+    """Whether this session may do an analyst's work (write commentary, read the draft release): with
+    the login on, a signed-in analyst; with it off, anyone when `LCP_EDIT=1`."""
+    if login_on():
+        user = current_user()
+        return user is not None and user.role == "analyst"
+    return config.edit_enabled()
+
+
+@dataclass(frozen=True)
+class Editor:
+    """Who may write commentary: `actor` is the signed-in analyst's user name, or None when the login
+    is off (LCP_EDIT=1) and the writer must type their name."""
+
+    actor: str | None
+
+
+def editor() -> Editor | None:
+    """The one decision on writing commentary: None when this session may not (a viewer, nobody
+    signed in, or the login off without LCP_EDIT=1); else an Editor (the actor is the signed-in user)."""
+    if not analyst_access():
+        return None
+    user = current_user()
+    return Editor(user.username if user is not None else None)
+
+
+def account_box(account: signin.Account | None) -> None:
+    """The sidebar's signed-in line and sign-out button (nothing when the login is off)."""
+    if account is None:
+        return
+    user = account.user
+    who = user.username if user.name == user.username else f"{user.name} ({user.username})"
+    st.caption(f"Signed in as **{plain(who)}** · role {user.role}")
+    account.authenticator.logout("Sign out", location="main", key="sign_out")
+    if not st.session_state.get("authentication_status"):
+        st.rerun()  # signed out just now: back to the sign-in form
+
+
+def show_draft() -> bool:
+    """Whether this run reads the draft release: an analyst (or LCP_EDIT=1 with the login off) who
+    switched on "Show draft release", while a draft exists. Checked on every run, never trusted from
+    the session alone."""
+    return bool(st.session_state.get(DRAFT_TOGGLE)) and analyst_access() and config.draft_release_path().is_file()
+
+
+def draft_toggle() -> None:
+    """The sidebar toggle "Show draft release", for analysts only (drawn in app.py before the page)."""
+    if not analyst_access():
+        st.session_state.pop(DRAFT_TOGGLE, None)
+        return
+    exists = config.draft_release_path().is_file()
+    st.toggle("Show draft release", key=DRAFT_TOGGLE, disabled=not exists,
+              help="Read the release candidate from `lcp build --draft` instead of the published release."
+              if exists else "There is no draft release: an analyst makes one with `lcp build --draft`.")
+
+
+def is_draft(key: ReleaseKey) -> bool:
+    return key[0] == str(config.draft_release_path())
+
+
 # ---------------------------------------------------------------- the release
 def release_key() -> ReleaseKey:
-    """(path, modification time) of the published release; ReleaseMissing if there is none."""
-    path = config.release_path()
+    """(path, modification time) of the release this run reads: the published release, or the draft
+    (`show_draft`); ReleaseMissing if there is none."""
+    path = config.draft_release_path() if show_draft() else config.release_path()
     if not path.is_file():
         open_release(path)  # raises ReleaseMissing with the standard message
     return str(path), path.stat().st_mtime_ns
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _connection(path: str, mtime_ns: int) -> duckdb.DuckDBPyConnection:
     """The one read-only connection to this version of the release (shared by every session)."""
     return open_release(Path(path))
@@ -140,11 +249,20 @@ def reader(key: ReleaseKey) -> ReleaseReader:
     return ReleaseReader(_connection(*key))
 
 
-def require_release() -> ReleaseKey:
-    """The release key, or a friendly error on the page (and the page stops) if there is no release."""
+def require_release(banner: bool = True) -> ReleaseKey:
+    """The release key, or a friendly error on the page (and the page stops) if there is no release.
+
+    With the login on, a page run without a signed-in viewer or analyst stops here (app.py's gate
+    normally comes first). `banner`: the "DRAFT – not published" banner when the draft is shown
+    (every page; app.py labels the sidebar instead)."""
+    if login_on() and current_user() is None:
+        st.warning("Sign in to see the scorecard.", icon=":material/lock:")
+        st.stop()
     try:
         key = release_key()
         _connection(*key)
+        if banner and is_draft(key):
+            st.warning(DRAFT_BANNER, icon=":material/edit_note:")
         return key
     except ReleaseMissing as e:
         st.error(str(e), icon=":material/error:")
@@ -257,8 +375,10 @@ def footer(key: ReleaseKey) -> None:
     built = info.get("built_at")
     built_text = built.strftime("%d %B %Y %H:%M") if hasattr(built, "strftime") else str(built or "unknown")
     limit = threshold(key)
+    if is_draft(key):
+        st.warning("**DRAFT – not published**", icon=":material/edit_note:")
     st.caption(
-        f"**Release** `{info.get('release_id', 'unknown')}`  \n"
+        f"**{'Draft release' if is_draft(key) else 'Release'}** `{info.get('release_id', 'unknown')}`  \n"
         f"Built {built_text} · methods {info.get('methods_version', '?')}"
     )
     st.caption(

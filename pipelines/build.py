@@ -15,7 +15,7 @@ import polars as pl
 from pipelines import (
     assessment, disclosure, export, failpoints, geography, judgements, measures, publish, sdc_audit, stats,
 )
-from pipelines.config import METHODS_VERSION, release_path, suppression_threshold
+from pipelines.config import METHODS_VERSION, draft_release_path, release_path, suppression_threshold
 from pipelines.restricted_store import RestrictedStore
 from pipelines.specs import IndicatorSpec, load_benchmarks, load_indicators, load_quartile_thresholds
 
@@ -132,11 +132,17 @@ def compute_values(
 
 
 def build(
-    target: Path | None = None, store: RestrictedStore | None = None, specs_dir: Path | None = None
+    target: Path | None = None, store: RestrictedStore | None = None, specs_dir: Path | None = None,
+    *, draft: bool = False,
 ) -> BuildReport:
-    """Build and publish a release; `specs_dir` overrides pipelines/specs (indicators/*.yaml, benchmarks.csv)."""
+    """Build and publish a release; `specs_dir` overrides pipelines/specs (indicators/*.yaml, benchmarks.csv).
+
+    `draft`: a release candidate written to `draft_release_path()` (same checks, disclosure audit and
+    atomic write) for analysts to review in the dashboard; the live release and its open data are not
+    touched, and the live release stays the "previous" one (withheld pattern, changes)."""
     started = time.perf_counter()
-    target = target or release_path()
+    target = target or (draft_release_path() if draft else release_path())
+    live = release_path() if draft else target  # what was last published: the previous release
     threshold = suppression_threshold()
     specs = load_indicators(specs_dir)
     own_store = store is None
@@ -152,7 +158,7 @@ def build(
     thresholds = load_quartile_thresholds(specs_dir)
     reports: dict = {}
     values, skipped = compute_values(records, specs, hierarchy, geography.population(), benchmarks, threshold,
-                                     sdc_audit.previous_pattern(target), reports, thresholds)
+                                     sdc_audit.previous_pattern(live), reports, thresholds)
     # the LP attacker over what is about to be published: refuse a release that gives a count away
     audit = sdc_audit.audit_values(values, indicators_table(specs), hierarchy, threshold)
     audit.primary, audit.complementary = reports["disclosure"].primary, reports["disclosure"].complementary
@@ -182,12 +188,13 @@ def build(
         ),
         "sources": sources,
         **judgement_tables(values, indicators_table(specs), geography.areas(), benchmarks, thresholds),
-        **governance_tables(target, values),
+        **governance_tables(live, values),
     }
     publish.write_release(tables, target)
     failpoints.reach("publish:replaced")
-    for fmt in export.FORMATS:  # open data beside the release, made from the published file only
-        export.export_release(target.parent / "open-data" / fmt, fmt, target)
+    if not draft:  # a draft is not published: no open data from it
+        for fmt in export.FORMATS:  # open data beside the release, made from the published file only
+            export.export_release(target.parent / "open-data" / fmt, fmt, target)
     return BuildReport(
         release_id=release_id, path=target, indicators=values["indicator_id"].n_unique(), rows=values.height,
         suppressed=int(values["suppressed"].sum()), seconds=time.perf_counter() - started, skipped=skipped,

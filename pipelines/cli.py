@@ -57,23 +57,47 @@ def _ingest(args) -> int:
 def _build(args) -> int:
     from pipelines.build import build
 
-    report = build()
+    report = build(draft=args.draft)
     print(report.summary())
+    if args.draft:
+        print(f"draft release (not published): analysts see it in the dashboard with 'Show draft release'; "
+              f"the live release {config.release_path()} is unchanged")
     return 0
 
 
 def _serve(args) -> int:
-    if args.login or config.login_required():
-        raise UserError("--login is not available yet: partner logins arrive with the access-control work")
+    login = args.login or config.login_required()
     if not config.release_path().exists():
         raise UserError(f"no published release at {config.release_path()}: run `lcp build` (or `make run`)")
+    env = dict(os.environ, LCP_DATA_DIR=str(config.data_dir()), LCP_LOGIN="1" if login else "0")
+    access = "open: published figures only, no login"
+    if login:
+        accounts = _dashboard_accounts()
+        access = f"behind the partner login (accounts in {accounts})"
+        env["LCP_AUTH_FILE"] = str(accounts)
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(config.DASHBOARD_DIR / "app.py"),
         "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]
-    print(f"serving the LCP scorecard on http://localhost:{args.port} (release {config.release_path()})")
-    env = dict(os.environ, LCP_DATA_DIR=str(config.data_dir()))
+    print(f"serving the LCP scorecard on http://localhost:{args.port} (release {config.release_path()}; {access})")
     return subprocess.call(cmd, cwd=config.ROOT, env=env)
+
+
+def _dashboard_accounts() -> Path:
+    """The credentials file, if it holds a viewer or analyst account; else a one-line UserError."""
+    from pipelines import auth
+
+    path = auth.auth_file()
+    fix = "add one with `lcp users add NAME --role analyst` (or --role viewer)"
+    if not path.exists():
+        raise UserError(f"--login: no credentials file at {path}: {fix}")
+    try:
+        users = auth.load_users(path)
+    except auth.AuthError as e:
+        raise UserError(f"--login: {e}") from None
+    if not any(u.role in ("viewer", "analyst") for u in users.values()):
+        raise UserError(f"--login: no viewer or analyst account in {path}: {fix}")
+    return path
 
 
 #: Modules that add their own subcommands: every `pipelines/commands_<group>.py` defines
@@ -96,10 +120,13 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("dir", help="a folder of supplier folders, one supplier folder, or an AES-256 zip of them")
     i.set_defaults(func=_ingest)
     b = sub.add_parser("build", help="compute, protect, assess and publish a new release")
+    b.add_argument("--draft", action="store_true",
+                   help="write a release candidate to published/draft.duckdb (for analysts); the live release is untouched")
     b.set_defaults(func=_build)
     s = sub.add_parser("serve", help="start the dashboard on the published release")
     s.add_argument("--port", type=int, default=8501)
-    s.add_argument("--login", action="store_true")
+    s.add_argument("--login", action="store_true",
+                   help="behind the partner login (viewer and analyst accounts: `lcp users add`); also LCP_LOGIN=1")
     s.set_defaults(func=_serve)
     for name in COMMAND_MODULES:
         __import__(name, fromlist=["register"]).register(sub)

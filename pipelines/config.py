@@ -71,6 +71,11 @@ def release_path() -> Path:
     return published_dir() / "scorecard.duckdb"
 
 
+def draft_release_path() -> Path:
+    """A release candidate (`lcp build --draft`): seen in the dashboard by analysts only, never published."""
+    return published_dir() / "draft.duckdb"
+
+
 def restricted_db_path() -> Path:
     return restricted_dir() / "store.duckdb"
 
@@ -124,5 +129,6 @@ def retention_years() -> int:
 
 
 def edit_enabled() -> bool:
-    """Whether the dashboard lets users write commentary (`LCP_EDIT=1`; issue 11 replaces it with logins)."""
+    """Whether the open dashboard (no login) lets users write commentary and see the draft release
+    (`LCP_EDIT=1`); behind the login (`LCP_LOGIN=1`) the analyst role decides instead."""
     return os.environ.get("LCP_EDIT", "0").strip().lower() in {"1", "true", "yes"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePath
@@ -20,6 +19,7 @@ import polars as pl
 from pipelines import audit_log, ingest
 from pipelines.restricted_store import RestrictedStore, StoreError
 from pipelines.specs import COMMON_FIELDS, Agreement, DatasetAgreement
+from pipelines.text import plain
 
 MAX_UPLOAD_MB = 200
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
@@ -192,14 +192,7 @@ def load(agreement: Agreement, file_name: str, data: bytes, actor: str) -> inges
 
 
 # ---------------------------------------------------------------- text
-_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
-
-
-def plain(text: object) -> str:
-    """Text to put inside Streamlit markdown (messages, labels) so that it shows as typed: every ASCII
-    punctuation character is backslash-escaped (CommonMark), so no emphasis, link, image, directive
-    (:material/...:, :red[...]), math ($) or HTML can come from a file name or an agreement's title."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+# plain(text): markdown-escaped text, pipelines.text.plain (shared with the dashboard's sign-in)
 
 
 def plain_frame(df: pl.DataFrame) -> pl.DataFrame:

@@ -1,9 +1,10 @@
 """Exceptions: the indicators judged red, red-and-worsening first, with the partnership's commentary.
 
 Reads `ReleaseReader.exceptions` and `pipelines.commentary` (issue 7); where this release or version has
-neither, the page says so. Commentary is written only when editing is on (`LCP_EDIT=1`; logins replace
-this in issue 11): the writer's name is asked for, and typed text is always shown as plain text (a
-table cell), never as Markdown or HTML.
+neither, the page says so. Who may write commentary is `common.editor()`: behind the partner login an
+analyst (the actor is their user name; viewers read it only), with the login off anyone when
+`LCP_EDIT=1` (the writer's name is asked for). Typed text is always shown as plain text (a table cell),
+never as Markdown or HTML.
 
 URL: ?area=all|E10000019|LCP01
 """
@@ -15,7 +16,8 @@ import polars as pl
 import streamlit as st
 
 from dashboard import common
-from pipelines import charts, config
+from pipelines import charts
+from pipelines.text import plain
 
 ALL = "all"
 TREND_LABELS = {"improving": "Improving", "worsening": "Worsening", "no_change": "No significant trend"}
@@ -86,7 +88,8 @@ else:
         st.caption("Commentary is not available in this version.")
     common.download_buttons(key, table, title=f"Exceptions: {choices[area]}", stem=f"exceptions_{area}")
 
-    if module is not None and config.edit_enabled():
+    writer = common.editor()
+    if module is not None and writer is not None:
         st.subheader("Add or update commentary")
         keys = [(r["indicator_id"], r["area_code"], r["period"]) for r in frame.iter_rows(named=True)]
         names = {(r["indicator_id"], r["area_code"], r["period"]): f"{r['indicator_id']} · {r['area_name']} · {r['period']}"
@@ -94,14 +97,20 @@ else:
         with st.form("commentary", clear_on_submit=True):
             which = st.selectbox("Exception", keys, format_func=names.get)
             text = st.text_area("Commentary (plain text)", max_chars=2000)
-            actor = st.text_input("Your name")
+            if writer.actor is None:  # open dashboard with LCP_EDIT=1: no account, so the name is asked for
+                actor = st.text_input("Your name")
+            else:
+                actor = writer.actor
+                st.caption(f"Saved as {plain(actor)} (the signed-in analyst).")
             if st.form_submit_button("Save commentary"):
                 if not text.strip() or not actor.strip():
-                    st.error("Type the commentary and your name.")
+                    st.error("Type the commentary and your name." if writer.actor is None else "Type the commentary.")
                 else:
                     module.save(which[0], which[1], which[2], text.strip(), actor.strip())
                     st.success("Saved.")
                     st.rerun()
+    elif module is not None and common.login_on():
+        st.caption("Commentary is read-only for your account: analysts write it.")
     elif module is not None:
         st.caption("Commentary is read-only here (editing is switched on with LCP_EDIT=1).")
 st.caption(charts.rag_legend())
