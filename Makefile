@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 RUN := $(UV) run --frozen --python $(PYTHON)
 
-.PHONY: install chromium demo release run serve test lint clean screenshots bench
+.PHONY: install chromium demo release run serve test lint clean screenshots walk bench
 
 install:
 	@$(PYTHON) -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -45,7 +45,14 @@ clean:
 screenshots: release chromium
 	$(RUN) python scripts/screenshots.py
 
-# Figures for docs and reviews: ingest rate of a generated 1,000,000-row supply (rows/s, peak memory).
-# `make bench BENCH_ARGS="--only ingest --rows 200000"` runs one section, smaller.
+# Every page for the county and every partnership area (and each map level, every indicator's detail)
+# in Chromium on the release: exit 1 naming any view with an exception, a traceback or an outside fetch.
+walk: release chromium
+	$(RUN) python scripts/walk.py
+
+# Figures for docs and reviews (README "Figures"; scripts/bench.py). Every section, about 10 minutes on
+# 2 CPUs; `make bench BENCH_ARGS="--only ingest --rows 200000"` runs one section, smaller.
+# Issue 10 (scale): `make bench BENCH_ARGS="--only scale --scale 10x"` (about half an hour) or
+# `--scale national` (7,000 wards, ~47 million rows: hours; needs ~10 GB of disk; add --workdir DIR to keep it).
 bench: install
 	$(RUN) python scripts/bench.py $(BENCH_ARGS)

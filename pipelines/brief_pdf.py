@@ -157,7 +157,70 @@ def _header(data, S: _Styles) -> list[Flowable]:
         ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
         ("LINEBELOW", (0, 0), (-1, 0), 1.2, ACCENT),
     ]))
-    return [table]
+    return [table] + _priorities(data, S)
+
+
+def _priorities(data, S: _Styles) -> list[Flowable]:
+    """The board's priorities (issue 13), first on the page: one line under the title, or nothing."""
+    plan = getattr(data, "plan", None)
+    if plan is None or not plan.priorities:
+        return []
+    parts = "; ".join(f"<b>{_esc(p.indicator_id)}</b> {_esc(p.title)} ({_esc(p.plan_name)})" for p in plan.priorities)
+    period = ", ".join(sorted({p.period for p in plan.priorities}))
+    return [Spacer(1, 2 * S.scale), _m(f"<b>Board priorities</b> (chosen from the {_esc(period)} exceptions): {parts}.",
+                                       S.subtitle)]
+
+
+#: how many actions the page lists (red, delayed and overdue first); the rest are named in one line
+PLAN_ROWS = 5
+#: an action's title is wrapped, and cut with … beyond this many characters (whole on the plan page and in the
+#: PowerPoint notes)
+PLAN_TITLE = 120
+
+
+def _cut(text: str, limit: int) -> str:
+    text = clean_text(text)
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def _plan_block(data, S: _Styles, width: float) -> list[Flowable]:
+    """The local plan (issue 13): each action's code and title, indicators, status (symbol and word), due
+    date, latest progress and whether its indicators have moved since it started; nothing without a plan."""
+    plan = getattr(data, "plan", None)
+    if plan is None or not plan.actions:
+        return []
+    out: list[Flowable] = [Spacer(1, 6 * S.scale), _p("Local plan: actions and whether they are working", S.h2)]
+    out.append(_p(f"Status as at the release date ({plan.as_at}): overdue = not complete and past its due date. "
+                  "Working = change in each indicator since the action started (95% significance).", S.note))
+    cols = [("Action", 0.42, False), ("Status", 0.2, False), ("Due", 0.12, False), ("Working?", 0.26, False)]
+    widths = [f * width for _, f, _ in cols]
+    rows: list[list] = [[_p(h, S.head) for h, _, _ in cols]]
+    style = [("BACKGROUND", (0, 0), (-1, 0), HEAD_BG), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+             ("TOPPADDING", (0, 0), (-1, -1), 1.2 * S.scale), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6 * S.scale),
+             ("LINEBELOW", (0, 1), (-1, -1), 0.3, GRID),
+             ("FONTSIZE", (0, 0), (-1, -1), 4), ("LEADING", (0, 0), (-1, -1), 4)]  # the empty spanned cells
+    for a in plan.actions[:PLAN_ROWS]:
+        i = len(rows)
+        colour = charts.RAG_COLOURS.get(a.status_rag)
+        symbol, word = (a.status_text.split(" ", 1) + [""])[:2]
+        status = (f'<font color="{colour}">{_esc(symbol)}</font> {_esc(word)}' if colour else _esc(a.status_text))
+        rows.append([
+            _m(f"<b>{_esc(a.code)}</b> {_esc(_cut(a.title, PLAN_TITLE))} [{_esc(a.indicator_ids)}]", S.cell),
+            _m(status, S.cell), _p(a.due, S.cell), _p(a.working or charts.NO_DATA, S.cell_small),
+        ])
+        if a.status_rag in RAG_TINT:
+            style.append(("BACKGROUND", (1, i), (1, i), colors.HexColor(RAG_TINT[a.status_rag])))
+        if a.progress:
+            rows.append([_m(_fit_line("Progress", a.progress, S.cell_small, width - 4), S.cell_small), "", "", ""])
+            style.append(("SPAN", (0, i + 1), (-1, i + 1)))
+    table = Table(rows, colWidths=widths)
+    table.setStyle(TableStyle(style))
+    out += [Spacer(1, 2 * S.scale), table]
+    more = [a.code for a in plan.actions[PLAN_ROWS:]]
+    if more:
+        out.append(_p(f"Also in the plan: {', '.join(more)}.", S.note))
+    return out
 
 
 SCORE_COLS = [("Indicator", 176, False), ("Period", 40, False), ("Value", 40, True), ("95% interval", 62, True),
@@ -366,7 +429,8 @@ def _layout(data, scale: float, legend_left: bool, units: bool = True) -> list[t
     body_bottom = MARGIN + footer_h + 6
     body_h = body_top - body_bottom
     legend = _legend(data, S)
-    left = _scorecard(data, S, units) + _exceptions(data, S) + (legend if legend_left else [])
+    left = (_scorecard(data, S, units) + _exceptions(data, S) + _plan_block(data, S, LEFT_W)
+            + (legend if legend_left else []))
     if _height(left, LEFT_W) > body_h:
         return None
     above, below = _map_blocks(data, S)
@@ -532,7 +596,7 @@ def _layout_dense(data, scale: float) -> list[tuple[Frame, list[Flowable]]] | No
     first = title + [_dense_table(rows[:k], kinds[:k], S, tw)]
     second = ([_p("Headline scorecard (continued)", S.h2), Spacer(1, 2 * S.scale),
                _dense_table(rows[k:], kinds[k:], S, tw)] if k < len(rows) else [])
-    second += _dense_exceptions(data, S, tw) + _legend(data, S)
+    second += _dense_exceptions(data, S, tw) + _plan_block(data, S, tw) + _legend(data, S)
     if _height(second, tw) > body_h:
         return None
     above, below = _map_blocks(data, S, DENSE_RIGHT_W, per_row=1)

@@ -544,6 +544,43 @@ def _footer(slide, data) -> None:
     _text(tf, [("Attribution: ", {"bold": True}), (attribution(), {})], size=6.8, new_paragraph=True)
 
 
+def _plan_summary(data, limit: float = 8.9) -> str:
+    """One line (cut with … to fit `limit` inches at 8.5 pt) naming the board's priorities and the local plan's
+    actions with their status, or '' without a plan."""
+    plan = getattr(data, "plan", None)
+    if plan is None or (not plan.priorities and not plan.actions):
+        return ""
+    parts = []
+    if plan.priorities:
+        parts.append("Priorities: " + ", ".join(f"{p.indicator_id} ({p.plan_name})" for p in plan.priorities))
+    if plan.actions:
+        parts.append("Local plan: " + ", ".join(f"{a.code} {a.status_text.split(' (')[0]}" for a in plan.actions))
+    text = clean_text(" · ".join(parts) + " (details in the notes)")
+    if _width_pt(text, 8.5) / 72 > limit:
+        while text and _width_pt(text + "… (details in the notes)", 8.5) / 72 > limit:
+            text = text[:-1]
+        text = text.rstrip(" ,;:·") + "… (details in the notes)"
+    return text
+
+
+def _plan_notes(data) -> list[str]:
+    plan = getattr(data, "plan", None)
+    if plan is None:
+        return []
+    lines = ["", "Board priorities:" if plan.priorities else "Board priorities: none chosen."]
+    for p in plan.priorities:
+        lines.append(f"- {p.indicator_id} {p.title} ({p.plan_name}; chosen from the {p.period} exceptions)")
+    if plan.actions:
+        lines.append(f"Local plan (status as at {plan.as_at}; overdue = not complete and past its due date):")
+    for a in plan.actions:
+        lines.append(f"- {a.code} {a.title} [{a.indicator_ids}], lead {a.lead}, due {a.due}: {a.status_text}.")
+        if a.progress:
+            lines.append(f"  Progress {a.progress}")
+        if a.working:
+            lines.append(f"  Is it working: {a.working}")
+    return lines
+
+
 def _notes(data) -> str:
     lines = [
         f"{data.area_name}: scorecard brief. Every indicator, {data.period_label}, compared with England.",
@@ -568,6 +605,7 @@ def _notes(data) -> str:
             lines.append(f"Also rated red: {', '.join(data.more_exceptions)}.")
     else:
         lines.append(f"No indicator is rated red for {data.area_name}.")
+    lines += _plan_notes(data)
     if data.map_indicator:
         lines += ["", f"Map: {data.map_title}, wards coloured by RAG against England ({data.map_reason})."]
     lines += [
@@ -590,8 +628,12 @@ def write_pptx(data, path: Path | str) -> Path:
     _text(tf, "Lincolnshire Locality Children's Partnerships · scorecard brief", size=10, colour=MUTED)
     _, tf = _box(slide, LEFT, 0.44, 9.0, 0.55)
     _text(tf, data.area_name, size=26, colour=ACCENT, bold=True)
-    _, tf = _box(slide, LEFT, 0.98, 9.0, 0.3)
-    _text(tf, f"Every indicator for {data.area_name}, {data.period_label}, compared with England.", size=11)
+    summary = _plan_summary(data)
+    _, tf = _box(slide, LEFT, 0.98 if not summary else 0.94, 9.0, 0.3)
+    _text(tf, f"Every indicator for {data.area_name}, {data.period_label}, compared with England.",
+          size=11 if not summary else 9.5)
+    if summary:  # priorities and the local plan in one line (issue 13); every detail in the speaker notes
+        _text(tf, summary, size=8.5, new_paragraph=True)
     _, tf = _box(slide, 9.3, 0.55, 13.333 - LEFT - 9.3, 0.75)
     _text(tf, f"Data as at {date_text(data.built_at)}", size=11, bold=True, align=PP_ALIGN.RIGHT)
     _text(tf, f"Release {data.release_id}", size=9.5, align=PP_ALIGN.RIGHT, new_paragraph=True)

@@ -17,7 +17,9 @@ out, each area's files written while Chromium draws the next map. The PNG brief 
 rasterised by poppler's `pdftoppm` at PNG_DPI (150 dpi).
 
 Hooks for later work: `commentary` (indicator_id -> analyst's text, issue 7) adds a Commentary column
-to the exceptions; any free text is drawn as text (escaped), never read as markup.
+to the exceptions; `plan` (`pipelines.plans.brief_plan`, issue 13) puts the board's priorities under the
+title and the local plan's actions (status, due date, latest progress, whether it is working) after the
+exceptions. Any free text is drawn as text (escaped), never read as markup.
 """
 from __future__ import annotations
 
@@ -113,6 +115,8 @@ class BriefData:
     map_key: list[tuple[str, str, str]] = field(default_factory=list)
     map_size: tuple[float, float] = (MAP_WIDTH, MAP_WIDTH)
     map_png: bytes | None = None
+    #: the area's priorities and local plan (`pipelines.plans.BriefPlan`, display text), or None
+    plan: object | None = None
 
     @property
     def groups(self) -> list[tuple[str, list[Row]]]:
@@ -225,6 +229,7 @@ def collect(
     period: str | None = None,
     commentary: Mapping[str, str] | None = None,
     map_indicator: str | None = None,
+    plan: object | None = None,
 ) -> BriefData:
     """Everything the brief shows, read from the release (no rendering yet; `map_png` is None).
 
@@ -232,7 +237,8 @@ def collect(
     indicator's latest period (the default), or one period for every indicator. commentary:
     indicator_id -> text for the exceptions (issue 7's analyst commentary). map_indicator: the
     indicator to map (default: the red-rated indicator with the most wards published, else the
-    indicator with the most wards published).
+    indicator with the most wards published). plan: the area's priorities and local plan
+    (`pipelines.plans.brief_plan`, issue 13), drawn first (priorities) and after the exceptions (actions).
     """
     code, name, level = resolve_area(reader, area)
     _check_period(reader, period)
@@ -256,6 +262,7 @@ def collect(
         period_label=period_label, rows=rows, exceptions=exceptions[:TOP_EXCEPTIONS],
         more_exceptions=[e.indicator_id for e in exceptions[TOP_EXCEPTIONS:]],
         has_commentary=any(e.commentary for e in exceptions[:TOP_EXCEPTIONS]), suppliers=suppliers,
+        plan=plan,
     )
     _choose_map(reader, data, frame, map_indicator)
     return data
@@ -470,6 +477,7 @@ def write_brief(
     period: str | None = None,
     commentary: Mapping[str, str] | None = None,
     map_indicator: str | None = None,
+    plan: object | None = None,
 ) -> Path:
     """Write one area's brief to `out` (.pdf, .pptx or .png by suffix) and return the path."""
     out = Path(out)
@@ -480,7 +488,8 @@ def write_brief(
         resolve_area(reader, area)  # user errors first, before Chromium starts
         _check_period(reader, period)
         with charts.PngSession() as session:  # Chromium starts while the release is read
-            data = collect(reader, area, period=period, commentary=commentary, map_indicator=map_indicator)
+            data = collect(reader, area, period=period, commentary=commentary, map_indicator=map_indicator,
+                           plan=plan)
             data = next(_draw_maps(reader, [data], session))
     finally:
         con.close()
@@ -494,10 +503,12 @@ def write_all(
     release: Path | str | None = None,
     period: str | None = None,
     commentary: Mapping[str, Mapping[str, str]] | None = None,
+    plans: Mapping[str, object] | None = None,
 ) -> list[Path]:
     """Every area's brief (partnerships, then the county) in every format given, into `out_dir`.
 
-    Files are named brief_<area_code>.<ext>. commentary: area_code -> (indicator_id -> text). One
+    Files are named brief_<area_code>.<ext>. commentary: area_code -> (indicator_id -> text); plans:
+    area_code -> `pipelines.plans.BriefPlan` (priorities and local plan). One
     Chromium renders every map, each area's files are written while it draws the next, and the PNG
     pages are rasterised two at a time.
     """
@@ -521,7 +532,8 @@ def write_all(
               tempfile.TemporaryDirectory(prefix="lcp_briefs_") as tmp,
               ThreadPoolExecutor(max_workers=2) as pool):
             areas = valid_areas(reader)["area_code"].to_list()
-            items = [collect(reader, a, period=period, commentary=(commentary or {}).get(a)) for a in areas]
+            items = [collect(reader, a, period=period, commentary=(commentary or {}).get(a),
+                             plan=(plans or {}).get(a)) for a in areas]
             jobs = []
             for data in _draw_maps(reader, items, session):  # each area's files while the next map draws
                 if ".pdf" in formats or ".png" in formats:
@@ -550,6 +562,7 @@ def brief_bytes(
     *,
     period: str | None = None,
     commentary: Mapping[str, str] | None = None,
+    plan: object | None = None,
 ) -> bytes:
     """One brief as bytes (for the dashboard's download button), from an open release reader."""
     suffix = check_suffix(f"brief{suffix if suffix.startswith('.') else '.' + suffix}")
@@ -557,7 +570,7 @@ def brief_bytes(
     resolve_area(reader, area)
     _check_period(reader, period)
     with charts.PngSession() as session:
-        data = collect(reader, area, period=period, commentary=commentary)
+        data = collect(reader, area, period=period, commentary=commentary, plan=plan)
         data = next(_draw_maps(reader, [data], session))
     with tempfile.TemporaryDirectory(prefix="lcp_brief_") as tmp:
         path = _render(data, Path(tmp) / f"brief{suffix}", suffix)

@@ -148,7 +148,7 @@ def build(
     own_store = store is None
     store = store or RestrictedStore()
     try:
-        records = {d: store.scan(d).lazy() for d in store.datasets()}
+        records = {d: store.scan(d, for_measures=True).lazy() for d in store.datasets()}
         supplies = store.supplies()
     finally:
         if own_store:

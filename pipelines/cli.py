@@ -17,11 +17,17 @@ class UserError(Exception):
 def _demo(args) -> int:
     from pipelines.demo import write_demo
 
+    if args.scale == "county" and (config.geo_dir() / "synthetic.json").is_file():
+        raise UserError(f"{config.geo_dir()} is a synthetic geography (an earlier `lcp demo --scale ...`): use another "
+                        f"LCP_DATA_DIR for the county, or delete that folder")
     summary = write_demo(Path(args.out), seed=args.seed, scale=args.scale)
     print(
         f"wrote {summary['files']} supply files ({summary['rows']:,} rows) from {summary['suppliers']} suppliers "
         f"to {summary['out']}"
     )
+    if "geo" in summary:
+        print(f"synthetic geography: {summary['geo_wards']:,} wards in {summary['geo_districts']} districts in "
+              f"{summary['geo_counties']} counties, top area England, in {summary['geo']} (read by ingest and build)")
     return 0
 
 
@@ -112,7 +118,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lcp", description="LCP Scorecard: supplies in, published scorecard out.")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="write realistic synthetic supplies with their agreements")
-    d.add_argument("--scale", choices=["county", "national"], default="county")
+    d.add_argument("--scale", choices=["county", "10x", "national"], default="county",
+                   help="10x / national: a synthetic England-shaped geography (1,550 / 7,000 wards; written to "
+                        "LCP_DATA_DIR/geo) and its supplies, as CSV")
     d.add_argument("--seed", type=int, default=2026)
     d.add_argument("--out", default=str(config.data_dir() / "demo_supplies"))
     d.set_defaults(func=_demo)

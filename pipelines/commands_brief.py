@@ -24,9 +24,11 @@ def _brief(args) -> int:
     release = Path(args.release) if args.release else None
     started = time.perf_counter()
     notes = _commentary(release, args.period, None if args.all else args.area)
+    plans = _plans(release, None if args.all else args.area)
     if args.all:
         formats = [f".{args.format}"] if args.format else list(FORMATS)
-        written = briefs.write_all(Path(args.out), formats, release=release, period=args.period, commentary=notes)
+        written = briefs.write_all(Path(args.out), formats, release=release, period=args.period, commentary=notes,
+                                   plans=plans)
         areas = len({p.stem for p in written})
         print(f"wrote {len(written)} files ({', '.join(formats)}) for {areas} areas to {args.out} "
               f"in {time.perf_counter() - started:.1f} s")
@@ -35,7 +37,8 @@ def _brief(args) -> int:
         raise BriefError("--format goes with --all; a single brief takes its format from --out's suffix")
     briefs.check_suffix(args.out)
     path = briefs.write_brief(args.area, Path(args.out), release=release, period=args.period,
-                              map_indicator=args.map_indicator, commentary=next(iter(notes.values()), None))
+                              map_indicator=args.map_indicator, commentary=next(iter(notes.values()), None),
+                              plan=next(iter(plans.values()), None))
     print(f"wrote the brief for {args.area} to {path} in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -63,6 +66,33 @@ def _commentary(release: Path | None, period: str | None, area: str | None) -> d
             except BriefError:
                 return {}
         return commentary.briefs_mapping(reader, codes, period)
+    finally:
+        con.close()
+
+
+def _plans(release: Path | None, area: str | None) -> dict:
+    """Priorities and local plans from the working store (issue 13): area_code -> plans.BriefPlan; {} when
+    there is no working store, no release or the area is not valid."""
+    from pipelines import briefs, plans
+    from pipelines.release import ReleaseMissing, ReleaseReader, open_release
+    from pipelines.working_store import WorkingStore
+
+    if not WorkingStore.exists():
+        return {}
+    try:
+        con = open_release(release)
+    except ReleaseMissing:
+        return {}
+    try:
+        reader = ReleaseReader(con)
+        if area is None:
+            codes = briefs.valid_areas(reader)["area_code"].to_list()
+        else:
+            try:
+                codes = [briefs.resolve_area(reader, area)[0]]
+            except BriefError:
+                return {}
+        return plans.briefs_mapping(reader, codes)
     finally:
         con.close()
 

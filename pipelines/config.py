@@ -59,6 +59,15 @@ def data_dir() -> Path:
     return Path(os.environ.get("LCP_DATA_DIR", str(ROOT / "data"))).resolve()
 
 
+def geo_dir() -> Path:
+    """The geography the pipeline reads: `LCP_GEO_DIR`, else `<data dir>/geo/` when it holds one (the
+    synthetic England of `lcp demo --scale national`), else the county's geo/ in the repository."""
+    if os.environ.get("LCP_GEO_DIR"):
+        return Path(os.environ["LCP_GEO_DIR"]).resolve()
+    local = data_dir() / "geo"
+    return local if (local / "hierarchy.csv").is_file() else GEO_DIR
+
+
 def restricted_dir() -> Path:
     return data_dir() / "restricted"
 

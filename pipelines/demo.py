@@ -52,10 +52,10 @@ import polars as pl
 import yaml
 
 from pipelines import geography
-from pipelines.config import GEO_DIR
+from pipelines import config
 
 PERIODS: tuple[str, ...] = ("2020/21", "2021/22", "2022/23", "2023/24", "2024/25")
-SCALES = ("county", "national")
+SCALES = ("county", "10x", "national")
 DATE_FMT = "%d/%m/%Y"
 #: XLSX document properties are pinned so that a given seed gives byte-identical workbooks.
 _XLSX_CREATED = dt.datetime(2025, 10, 15, 9, 0, 0)
@@ -154,8 +154,13 @@ class _Geo:
     eth_cdf: np.ndarray  # [ward, 20] cumulative ethnicity shares
 
 
-@lru_cache(maxsize=1)
 def _geo() -> _Geo:
+    return _geo_for(config.geo_dir())
+
+
+@lru_cache(maxsize=2)
+def _geo_for(geo_dir: Path) -> _Geo:
+    """The geography in `geo_dir` (read through pipelines.geography, which follows config.geo_dir())."""
     pop = geography.population()
     wards = np.array(sorted(pop["ward_code"].unique().to_list()))
     w_index = {w: i for i, w in enumerate(wards)}
@@ -165,7 +170,7 @@ def _geo() -> _Geo:
     arr[wi, si, pop["age"].to_numpy()] = pop["population"].to_numpy()
 
     dep = pl.read_csv(
-        GEO_DIR / "deprivation_ward.csv", columns=["ward_code", "idaci_score"],
+        geo_dir / "deprivation_ward.csv", columns=["ward_code", "idaci_score"],
         schema_overrides={"ward_code": pl.String, "idaci_score": pl.Float64},
     )
     idaci = dict(zip(dep["ward_code"].to_list(), dep["idaci_score"].to_list()))
@@ -1181,7 +1186,7 @@ def _road_casualties(rng: np.random.Generator, g: _Geo) -> dict[str, pl.DataFram
     counts, one row per district, measure and breakdown (`all`, `sex=F`, `sex=M`)."""
     hier = geography.hierarchy()
     district = dict(zip(hier["ward_code"].to_list(), hier["district_code"].to_list()))
-    codes = sorted(set(district.values()))
+    codes = sorted({district[w] for w in g.wards})  # the districts of these wards (a chunk of a synthetic England)
     d_of_ward = np.array([codes.index(district[w]) for w in g.wards])
     children = np.zeros((len(codes), 2))
     np.add.at(children, d_of_ward, g.pop[:, :, 0:16].sum(axis=2))
@@ -1833,21 +1838,10 @@ def _write_xlsx(df: pl.DataFrame, path: Path, sheet: str, author: str) -> None:
             zf.writestr(info, text.encode("utf-8"), compresslevel=1)
 
 
-def write_demo(out: Path, seed: int = 2026, scale: str = "county", only: set[str] | None = None) -> dict:
-    """Write the synthetic supplies (one folder per supplier, agreement.yaml + one file per period).
-
-    `only`: write just these datasets (and their suppliers' folders); the data of a dataset does not
-    depend on which others are written.
-    """
-    if scale == "national":
-        raise NotImplementedError("national scale is issue 10")
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}: use one of {', '.join(SCALES)}")
-    out = Path(out)
-    g = _geo()
-    root = np.random.SeedSequence(int(seed))
-    # one stream per dataset, spawned in this order (new datasets go at the end: the others keep their data)
-    generators = {
+def _generators() -> dict:
+    """(supplier folder, dataset) -> generator; one random stream per dataset, spawned in this order
+    (new datasets go at the end: the others keep their data)."""
+    return {
         ("lchs", "ncmp"): _ncmp,
         ("ulh", "injury_admissions"): _injuries,
         ("yos", "yjs_disposals"): _yjs,
@@ -1870,6 +1864,28 @@ def write_demo(out: Path, seed: int = 2026, scale: str = "county", only: set[str
         ("lrsp", "road_casualties"): _road_casualties,
         ("lcc_bi", "low_income_children"): _low_income,
     }
+
+
+GENERATORS = _generators()
+
+
+def write_demo(out: Path, seed: int = 2026, scale: str = "county", only: set[str] | None = None) -> dict:
+    """Write the synthetic supplies (one folder per supplier, agreement.yaml + one file per period).
+
+    `only`: write just these datasets (and their suppliers' folders); the data of a dataset does not
+    depend on which others are written. `scale` '10x' / 'national': a synthetic England-shaped
+    geography and its supplies (pipelines.demo_scale).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}: use one of {', '.join(SCALES)}")
+    if scale != "county":
+        from pipelines.demo_scale import write_synthetic
+
+        return write_synthetic(Path(out), seed=seed, scale=scale, only=only)
+    out = Path(out)
+    g = _geo()
+    root = np.random.SeedSequence(int(seed))
+    generators = GENERATORS
     streams = root.spawn(len(generators))
     unknown = set(only or ()) - {d for _, d in generators}
     if unknown:

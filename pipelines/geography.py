@@ -2,16 +2,22 @@
 
 The hierarchy is data (geo/hierarchy.csv): ward -> district -> county and ward -> partnership ->
 county. Partnership areas are coterminous with districts but are their own level and codes.
+
+Every reader goes through `config.geo_dir()`: the repository's geo/ (Lincolnshire), or the data folder's
+own geo/ (or `LCP_GEO_DIR`) with the same files, e.g. the synthetic England written by
+`lcp demo --scale national` (pipelines/synthetic_geo.py), whose top area is England (geo/county.csv).
 """
 from __future__ import annotations
 
 import json
 import re
+import functools
 from functools import lru_cache
 
 import polars as pl
 
-from pipelines.config import COUNTY_CODE, COUNTY_NAME, GEO_DIR
+from pipelines import config
+from pipelines.config import COUNTY_CODE, COUNTY_NAME
 
 #: Valid UK postcode shapes (A9 9AA, A99 9AA, AA9 9AA, AA99 9AA, A9A 9AA, AA9A 9AA) after normalising.
 POSTCODE_RE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
@@ -33,24 +39,52 @@ def normalise_postcode_expr(col: pl.Expr) -> pl.Expr:
     return pl.when(spaced.str.contains(POSTCODE_RE.pattern)).then(spaced).otherwise(None)
 
 
-@lru_cache(maxsize=1)
+def _per_geo(fn):
+    """Cache `fn()` per geography in use (`config.geo_dir()`: the repository's geo/, or a data
+    folder's own, e.g. the synthetic England of `lcp demo --scale national`), read when first asked."""
+    cached = lru_cache(maxsize=4)(lambda _geo_dir: fn())
+
+    @functools.wraps(fn)
+    def wrapper():
+        return cached(config.geo_dir())
+
+    wrapper.cache_clear = cached.cache_clear
+    return wrapper
+
+
+def county() -> tuple[str, str]:
+    """The top area (release level 'county'): code and name. geo/county.csv if the geography has one
+    (the synthetic England: E92000001, England), else Lincolnshire."""
+    return _county()
+
+
+@_per_geo
+def _county() -> tuple[str, str]:
+    path = config.geo_dir() / "county.csv"
+    if not path.is_file():
+        return COUNTY_CODE, COUNTY_NAME
+    row = pl.read_csv(path, infer_schema_length=0).row(0, named=True)
+    return row["county_code"], row["county_name"]
+
+
+@_per_geo
 def hierarchy() -> pl.DataFrame:
     """One row per ward: ward_code, district_code, partnership_code, county_code."""
-    return pl.read_csv(GEO_DIR / "hierarchy.csv", infer_schema_length=0)
+    return pl.read_csv(config.geo_dir() / "hierarchy.csv", infer_schema_length=0)
 
 
-@lru_cache(maxsize=1)
+@_per_geo
 def retired_wards() -> pl.DataFrame:
     """Ward codes no longer in use (geo/retired_wards.csv): ward_code, ward_name, district_code, retired."""
-    return pl.read_csv(GEO_DIR / "retired_wards.csv", infer_schema_length=0)
+    return pl.read_csv(config.geo_dir() / "retired_wards.csv", infer_schema_length=0)
 
 
-@lru_cache(maxsize=1)
+@_per_geo
 def partnerships() -> pl.DataFrame:
-    return pl.read_csv(GEO_DIR / "partnerships.csv", infer_schema_length=0)
+    return pl.read_csv(config.geo_dir() / "partnerships.csv", infer_schema_length=0)
 
 
-@lru_cache(maxsize=1)
+@_per_geo
 def areas() -> pl.DataFrame:
     """Every area at every level: area_code, area_name, area_level, parent_code (contract table)."""
     wards = ward_geojson()["features"]
@@ -59,41 +93,42 @@ def areas() -> pl.DataFrame:
         for f in wards
     ]
     districts = {f["properties"]["lad_code"]: f["properties"]["lad_name"] for f in wards}
-    district_rows = [(code, name, "district", COUNTY_CODE) for code, name in sorted(districts.items())]
+    top_code, top_name = county()
+    district_rows = [(code, name, "district", top_code) for code, name in sorted(districts.items())]
     lcp_rows = [
-        (r["partnership_code"], r["partnership_name"], "partnership", COUNTY_CODE)
+        (r["partnership_code"], r["partnership_name"], "partnership", top_code)
         for r in partnerships().iter_rows(named=True)
     ]
-    rows = [(COUNTY_CODE, COUNTY_NAME, "county", None)] + lcp_rows + district_rows + sorted(ward_rows)
+    rows = [(top_code, top_name, "county", None)] + lcp_rows + district_rows + sorted(ward_rows)
     return pl.DataFrame(
         rows, schema={"area_code": pl.String, "area_name": pl.String, "area_level": pl.String, "parent_code": pl.String},
         orient="row",
     )
 
 
-@lru_cache(maxsize=1)
+@_per_geo
 def postcodes() -> pl.DataFrame:
     """postcode ('LN11 1PL' form), ward_code, district_code: 23,668 live Lincolnshire postcodes."""
-    return pl.read_csv(GEO_DIR / "postcodes.csv", infer_schema_length=0)
+    return pl.read_csv(config.geo_dir() / "postcodes.csv", infer_schema_length=0)
 
 
-@lru_cache(maxsize=1)
+@_per_geo
 def population() -> pl.DataFrame:
     """ONS mid-2020 population aged 0-19 by ward, sex (F/M) and single year of age (float: NK apportioned)."""
     return pl.read_csv(
-        GEO_DIR / "population.csv",
+        config.geo_dir() / "population.csv",
         schema={"ward_code": pl.String, "sex": pl.String, "age": pl.Int32, "population": pl.Float64},
     )
 
 
-@lru_cache(maxsize=1)
+@_per_geo
 def ward_geojson() -> dict:
-    return json.loads((GEO_DIR / "wards.geojson").read_text())
+    return json.loads((config.geo_dir() / "wards.geojson").read_text())
 
 
-@lru_cache(maxsize=1)
+@_per_geo
 def district_geojson() -> dict:
-    return json.loads((GEO_DIR / "districts.geojson").read_text())
+    return json.loads((config.geo_dir() / "districts.geojson").read_text())
 
 
 def find_postcode(raw: str | None) -> dict | None:
@@ -114,7 +149,7 @@ def find_postcode(raw: str | None) -> dict | None:
     }
 
 
-@lru_cache(maxsize=1)
+@_per_geo
 def partnership_geojson() -> dict:
     """The partnership areas' boundaries (coterminous with districts): district features with
     `partnership_code` and `partnership_name` added."""

@@ -421,6 +421,26 @@ class ReleaseReader:
             {"area": area_code, "id": indicator_id, "benchmark": benchmark},
         )
 
+    def counts_series(self, area_code: str, indicator_id: str) -> pl.DataFrame:
+        """Every yearly row of one indicator for one area (breakdown 'all'), oldest first, with the counts a
+        significance test needs: period, numerator, denominator, value, lower_95, upper_95, suppressed, and
+        numerator_2, denominator_2, sum_squares where the release has them (else NULL). For the local
+        plan's "is it working" test (`pipelines.plans.movement`)."""
+        have = set(self.columns("indicator_values"))
+        extra = ", ".join(f"v.{c}" if c in have else f"CAST(NULL AS DOUBLE) AS {c}"
+                          for c in ("numerator_2", "denominator_2", "sum_squares"))
+        return self._frame(
+            f"""
+            SELECT v.period, v.numerator, v.denominator, v.value, v.lower_95, v.upper_95,
+                   coalesce(v.suppressed, false) AS suppressed, {extra}
+            FROM indicator_values v
+            WHERE v.area_code = $area AND v.indicator_id = $id AND v.breakdown = 'all'
+              AND regexp_full_match(v.period, '\\d{{4}}/\\d{{2}}')
+            ORDER BY v.period
+            """,
+            {"area": area_code, "id": indicator_id},
+        )
+
     def breakdowns(self, indicator_id: str, period: str, area_code: str) -> pl.DataFrame:
         """The breakdown rows (not 'all') of one indicator, period and area: dimension (sex, ethnicity,
         age), category, breakdown, numerator, denominator, value, lower_95, upper_95, suppressed;

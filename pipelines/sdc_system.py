@@ -33,16 +33,16 @@ import heapq
 import math
 import multiprocessing
 import os
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
+
+from pipelines.workers import main_hidden
 
 Vector = dict[int, int]
 LEVEL_RANK = {"county": 0, "partnership": 1, "district": 1, "ward": 2}
@@ -76,25 +76,7 @@ def run_jobs(fn: Callable, jobs: list, weights: Sequence[float] | None = None, m
         return [futures[i].result() for i in range(len(jobs))]
 
 
-@contextmanager
-def _main_hidden():
-    """A spawned worker re-runs the caller's __main__ script unless told not to; the jobs need only
-    `pipelines` (their function is imported by name), so the main module's file and spec are hidden
-    while the workers start (callers need no `if __name__ == "__main__"` guard)."""
-    main = sys.modules.get("__main__")
-    saved_file = getattr(main, "__file__", None)
-    saved_spec = getattr(main, "__spec__", None)
-    try:
-        if main is not None:
-            if saved_file is not None:
-                del main.__file__
-            main.__spec__ = None
-        yield
-    finally:
-        if main is not None:
-            if saved_file is not None:
-                main.__file__ = saved_file
-            main.__spec__ = saved_spec
+_main_hidden = main_hidden  # (pipelines.workers)
 
 
 def period_year(period: str) -> str:

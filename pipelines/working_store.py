@@ -25,6 +25,8 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,7 @@ class WorkingStore:
             os.chmod(self.path, 0o600)
             self._con.execute(_EVENTS_DDL)
         self._ready: set[tuple] = set()
+        self._in_tx = False
 
     @classmethod
     def exists(cls, path: Path | None = None) -> bool:
@@ -198,7 +201,9 @@ class WorkingStore:
         self._check(kind, values)
         self._ensure(kind)
         con = self.con
-        con.execute("BEGIN TRANSACTION")
+        own = not self._in_tx  # inside `transaction()` the caller's transaction holds every change
+        if own:
+            con.execute("BEGIN TRANSACTION")
         try:
             item_id = int(con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {_q(kind.name)}").fetchall()[0][0])
             at = _now()
@@ -209,9 +214,11 @@ class WorkingStore:
                 [item_id, at, actor, at, actor, *values.values()],
             )
             self._event(kind, item_id, action, at, actor)
-            con.execute("COMMIT")
+            if own:
+                con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            if own:
+                con.execute("ROLLBACK")
             raise
         return item_id
 
@@ -222,7 +229,9 @@ class WorkingStore:
         self._check(kind, changes)
         self._ensure(kind)
         con = self.con
-        con.execute("BEGIN TRANSACTION")
+        own = not self._in_tx
+        if own:
+            con.execute("BEGIN TRANSACTION")
         try:
             if self._state(kind, item_id) is None:
                 raise WorkingStoreError(f"no {kind.name} item {item_id}")
@@ -233,10 +242,32 @@ class WorkingStore:
                 [*sets.values(), item_id],
             )
             self._event(kind, item_id, action, at, actor)
-            con.execute("COMMIT")
+            if own:
+                con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            if own:
+                con.execute("ROLLBACK")
             raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[WorkingStore]:
+        """`with store.transaction(): store.add(...); store.update(...)`: every change inside is kept
+        together or not at all (all or nothing, e.g. `lcp plan import`); an exception rolls them all back."""
+        if self.read_only:
+            raise WorkingStoreError("the working store is open read-only")
+        if self._in_tx:
+            raise WorkingStoreError("a working-store transaction is already open")
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield self
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            self._ready.clear()  # tables made inside the transaction were rolled back too
+            raise
+        finally:
+            self._in_tx = False
 
     # ------------------------------------------------------------------ reading
     def get(self, kind: Kind, item_id: int) -> dict[str, Any] | None:

@@ -266,7 +266,7 @@ def bench_pipeline(args) -> None:
 PAGE_URLS = {
     "overview": "/?area=LCP02", "map": "/map?area=LCP02&indicator=NI+56&colour=rag",
     "profile": "/profile?area=LCP02", "indicator": "/indicator?indicator=NI+56&area=LCP02",
-    "exceptions": "/exceptions", "methods": "/methods", "changes": "/changes",
+    "exceptions": "/exceptions", "plan": "/plan?area=LCP02", "methods": "/methods", "changes": "/changes",
 }
 
 
@@ -323,10 +323,207 @@ def bench_pages(args) -> None:
                         times.append(time.perf_counter() - t0)
                     verdict = "within" if times[1] < 1.0 else "OVER"
                     print(f"pages: {name:<11} cold {times[0]:.2f}s, warm {times[1]:.2f}s ({verdict} the 1 s target, warm)")
+                # Moving between pages as a user does (the sidebar menu, one session, no reload): the click
+                # until the new page has finished running; three rounds through the menu, the median.
+                import yaml
+
+                titles = [p_["title"] for p_ in yaml.safe_load((ROOT / "dashboard" / "pages.yaml").read_text())]
+                page.goto(base + "/?area=LCP02", wait_until="domcontentloaded")
+                page.wait_for_function(settled, timeout=120_000)
+                clicks: dict[str, list[float]] = {t: [] for t in titles}
+                for _ in range(3):
+                    for title in titles:
+                        t0 = time.perf_counter()
+                        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+                        page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
+                        page.wait_for_function(settled, timeout=120_000)
+                        clicks[title].append(time.perf_counter() - t0)
+                for title, ts in clicks.items():
+                    med = sorted(ts)[len(ts) // 2]
+                    verdict = "within" if med < 1.0 else "OVER"
+                    print(f"pages: menu -> {title:<24} median {med:.2f}s of {len(ts)} ({verdict} the 1 s target)")
                 browser.close()
         finally:
             server.terminate()
             server.wait(timeout=20)
+
+
+# ---------------------------------------------------------------- scale (issue 10)
+#: each step in a child process that reports its own peak memory (max RSS of itself and of its largest
+#: worker process: the build's suppression workers are its children)
+_STEP = (
+    "import json, resource, sys; from pipelines.cli import main; rc = main(sys.argv[2:]); "
+    "s = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
+    "open(sys.argv[1], 'w').write(json.dumps({'self': s, 'children': c})); sys.exit(rc)"
+)
+
+
+def _step(env: dict, log: Path, *cmd: str) -> tuple[float, float, float]:
+    """`lcp CMD` in a child process: wall seconds, its peak RSS (MB) and its largest worker's (MB)."""
+    out = log.with_suffix(".rss.json")
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.run([sys.executable, "-c", _STEP, str(out), *cmd], cwd=ROOT, env=env, stdout=fh,
+                              stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"lcp {cmd[0]} failed; see {log}:\n{log.read_text()[-3000:]}")
+    import json
+
+    rss = json.loads(out.read_text())
+    return seconds, _rss_mb(rss["self"]), _rss_mb(rss["children"])
+
+
+_FLOOR = """
+import duckdb, sys, time
+con = duckdb.connect(sys.argv[1], read_only=True)
+t0 = time.perf_counter()
+tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'ds_%'").fetchall()]
+parts = []
+for t in tables:
+    cols = {r[0] for r in con.execute(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{t}'").fetchall()}
+    parts.append(f"SELECT {'ward_code' if 'ward_code' in cols else 'area_code'} AS ward_code FROM {t}")
+rows = con.execute(f"SELECT ward_code, count(*) FROM ({' UNION ALL '.join(parts)}) GROUP BY ward_code").fetchall()
+print(time.perf_counter() - t0, sum(n for _, n in rows), len(rows))
+"""
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.array(xs), q)) if xs else float("nan")
+
+
+def page_queries(release: Path, reps: int = 20, seed: int = 7) -> dict[str, list[float]]:
+    """The ReleaseReader calls each dashboard page makes (dashboard/pages/*.py through dashboard.common),
+    `reps` page loads each with a random area (partnership, district or ward), indicator and period; the
+    seconds of every call, by page. One read-only connection, as the dashboard keeps (cold caches: no
+    Streamlit result cache in between)."""
+    from pipelines.release import ReleaseReader, open_release
+
+    con = open_release(release)
+    r = ReleaseReader(con)
+    rng = np.random.default_rng(seed)
+    areas = r.areas()
+    top = areas.filter(pl.col("area_level") == "county")["area_code"][0]
+    by_level = {lvl: areas.filter(pl.col("area_level") == lvl)["area_code"].to_list()
+                for lvl in ("partnership", "district", "ward")}
+    inds = r.indicators()["indicator_id"].to_list()
+
+    def pick(xs):
+        return xs[int(rng.integers(len(xs)))]
+
+    pages: dict[str, Callable] = {
+        "overview": lambda a, i, p, t: [lambda: r.release_info(), lambda: r.areas("partnership"), lambda: r.indicators(),
+                                        lambda: r.scorecard(a), lambda: r.series(a), lambda: r.summary_counts(a)],
+        "map": lambda a, i, p, t: [lambda: r.indicators(), lambda: r.periods(i), lambda: r.area_lookup(),
+                                   lambda: r.map_values(i, p, "ward"), lambda: r.map_values(i, p, "partnership")],
+        "profile": lambda a, i, p, t: [lambda: r.areas(), lambda: r.area_lookup(), lambda: r.profile(a),
+                                       lambda: r.series(a), lambda: r.neighbours(a)],
+        "indicator": lambda a, i, p, t: [lambda: r.periods(i), lambda: r.series(a, i), lambda: r.series(t, i),
+                                         lambda: r.scorecard(t, p), lambda: r.level_values(i, p, "district"),
+                                         lambda: r.breakdowns(i, p, a), lambda: r.funnel(i, p, "district"),
+                                         lambda: r.sources()],
+        "exceptions": lambda a, i, p, t: [lambda: r.exceptions(a), lambda: r.exceptions(None, levels=("county", "partnership"))],
+        "methods": lambda a, i, p, t: [lambda: r.indicators(), lambda: r.release_info(), lambda: r.sources()],
+        "changes": lambda a, i, p, t: [lambda: r.areas(), lambda: r.indicators(), lambda: r.changes(),
+                                       lambda: r.corrections()],
+    }
+    times: dict[str, list[float]] = {name: [] for name in pages}
+    totals: dict[str, list[float]] = {name: [] for name in pages}
+    for _ in range(reps):
+        area = pick(by_level[pick(["partnership", "district", "ward"])])
+        ind = pick(inds)
+        periods = r.periods(ind) or [None]
+        period = pick(periods)
+        for name, calls in pages.items():
+            total = 0.0
+            for call in calls(area, ind, period, top):
+                t0 = time.perf_counter()
+                call()
+                dt_ = time.perf_counter() - t0
+                times[name].append(dt_)
+                total += dt_
+            totals[name].append(total)
+    con.close()
+    return {"calls": times, "loads": totals}
+
+
+def bench_scale(args) -> None:
+    """Issue 10: `lcp demo --scale S`, ingest and build, each its own process, then the figures: ingest
+    rows/s, build against the floor (a bare DuckDB query reading the stored records once, counting by
+    ward), peak memory, release size, every page's queries (p50, p95) and `lcp brief --all`."""
+    import duckdb
+
+    keep = Path(args.workdir) if args.workdir else None
+    tmp = tempfile.TemporaryDirectory(prefix="lcp_bench_scale_") if keep is None else None
+    work = keep or Path(tmp.name)
+    work.mkdir(parents=True, exist_ok=True)
+    data, supplies = work / "data", work / "supplies"
+    env = dict(os.environ, LCP_DATA_DIR=str(data))
+    env.pop("LCP_GEO_DIR", None)
+    s = args.scale
+    try:
+        mem = {}
+        t_demo, mem["demo"], _ = _step(env, work / "demo.log", "demo", "--scale", s, "--out", str(supplies))
+        files = [f for f in supplies.rglob("*") if f.suffix in (".csv", ".xlsx")]
+        size = sum(f.stat().st_size for f in files)
+        shape = "; ".join((work / "demo.log").read_text().strip().splitlines())
+        print(f"scale {s}: lcp demo: {shape}; {size / 1e6:,.0f} MB in {t_demo:.1f}s")
+        t_ingest, mem["ingest"], _ = _step(env, work / "ingest.log", "ingest", str(supplies))
+        store = data / "restricted" / "store.duckdb"
+        con = duckdb.connect(str(store), read_only=True)
+        try:
+            rows = int(con.execute("SELECT CAST(sum(rows) AS BIGINT) FROM supplies").fetchall()[0][0])
+        finally:
+            con.close()
+        print(f"scale {s}: ingest {rows:,} rows in {t_ingest:.1f}s = {rows / t_ingest:,.0f} rows/s "
+              f"(store {store.stat().st_size / 1e6:,.0f} MB)")
+        t_build, mem["build"], mem["build worker"] = _step(env, work / "build.log", "build")
+        proc = subprocess.run([sys.executable, "-c", _FLOOR, str(store)], cwd=ROOT, env=env, capture_output=True,
+                              text=True, check=True)
+        floor, floor_rows, floor_wards = proc.stdout.split()
+        floor = float(floor)
+        goal = "within" if t_build <= 3 * floor else "OVER"
+        print(f"scale {s}: build {t_build:.1f}s; floor (bare DuckDB: read the {int(floor_rows):,} stored rows once, "
+              f"count by ward, {int(floor_wards):,} wards) {floor:.2f}s; ratio {t_build / floor:,.0f}x "
+              f"({goal} the 3x goal)")
+        for line in (work / "build.log").read_text().splitlines():
+            if line.startswith(("release ", "suppression", "audit of")):
+                print(f"scale {s}:   {line[:220]}")
+        peak = max(mem.values())
+        print(f"scale {s}: peak memory (max RSS) " + ", ".join(f"{k} {v:,.0f} MB" for k, v in mem.items())
+              + f"; {'within' if peak < 4096 else 'OVER'} the 4 GB goal")
+        release = data / "published" / "scorecard.duckdb"
+        con = duckdb.connect(str(release), read_only=True)
+        try:
+            n_values = con.execute("SELECT count(*) FROM indicator_values").fetchall()[0][0]
+            n_areas = con.execute("SELECT count(*) FROM areas").fetchall()[0][0]
+        finally:
+            con.close()
+        print(f"scale {s}: release {release.stat().st_size / 1e6:,.1f} MB ({n_values:,} values, {n_areas:,} areas)")
+        q = page_queries(release, reps=args.reps)
+        for name, xs in q["calls"].items():
+            p95 = _pct(xs, 95) * 1000
+            print(f"scale {s}: page {name:<11} queries p50 {_pct(xs, 50) * 1000:6.1f} ms, p95 {p95:6.1f} ms "
+                  f"({len(xs)} calls; whole page p95 {_pct(q['loads'][name], 95) * 1000:,.0f} ms); "
+                  f"{'within' if p95 < 200 else 'OVER'} the 200 ms goal")
+        if args.skip_briefs:
+            print(f"scale {s}: briefs skipped (--skip-briefs)")
+        else:
+            out = work / "briefs"
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "brief", "--all", "--out", str(out),
+                                   "--release", str(release)], cwd=ROOT, env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise SystemExit(f"lcp brief --all failed:\n{proc.stdout}\n{proc.stderr[-3000:]}")
+            made = sorted(out.iterdir())
+            n = len({f.stem for f in made})
+            print(f"scale {s}: lcp brief --all: {n} areas, {len(made)} files (PDF, PowerPoint, PNG) in {seconds:.1f}s "
+                  f"({seconds / max(n, 1):.2f}s a brief)")
+        print(f"scale {s}: demo + ingest + build {t_demo + t_ingest + t_build:.1f}s ({os.cpu_count()} CPUs)")
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
@@ -335,6 +532,7 @@ SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "briefs": bench_briefs,
     "disclosure": bench_disclosure,
     "pages": bench_pages,
+    "scale": bench_scale,
 }
 
 
@@ -343,6 +541,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only this section (repeatable)")
     p.add_argument("--rows", type=int, default=1_000_000, help="rows in the generated supply (ingest)")
     p.add_argument("--release", help="release file for the briefs section (default: the published one, else a demo)")
+    p.add_argument("--scale", choices=["county", "10x", "national"], default="county",
+                   help="scale section: the demo county, 10x its wards, or England-size (7,000 wards; hours)")
+    p.add_argument("--workdir", help="scale section: keep the supplies, stores and release here (default: a temp folder)")
+    p.add_argument("--reps", type=int, default=20, help="scale section: page loads timed per page")
+    p.add_argument("--skip-briefs", action="store_true", help="scale section: do not time `lcp brief --all`")
     args = p.parse_args(argv)
     for name in args.only or list(SECTIONS):
         SECTIONS[name](args)

@@ -492,3 +492,63 @@ def test_dashboard_offers_brief_and_map_downloads(fixture_release):
         assert not at.exception, [e.value for e in at.exception]
         labels = {e.proto.label for e in at.get("download_button")}
         assert wanted <= labels, labels
+
+
+# ---------------------------------------------------------------- issue 13: priorities and the local plan
+def _plan(n_actions: int = 3) -> "plans.BriefPlan":
+    from pipelines import plans
+
+    ratings = [("■ Overdue (due 31/03/2025; rated Green)", "red"), ("◆ On hold", "amber"), ("● Green", "green")]
+    return plans.BriefPlan(
+        priorities=[plans.BriefPriority("NI 55", "Obesity among primary school age children in Reception Year",
+                                        "Local Area Agreement", "2023/24"),
+                    plans.BriefPriority("NI 111", "First time entrants to the Youth Justice System aged 10-17",
+                                        "Children and Young People's Plan", "2023/24")],
+        actions=[plans.BriefAction(
+            code=f"LP-{i:02d}", title=(NASTY if i == 1 else "Healthy schools programme across every primary school"),
+            indicator_ids="NI 55; NI 111", lead="School nursing team", due="31/03/2025",
+            status_text=ratings[i % 3][0], status_rag=ratings[i % 3][1],
+            progress="2024/25 Q4: " + ("A long progress note about schools signing up. " * 4),
+            working="NI 55 ► No significant change; NI 111 Cannot tell (withheld)") for i in range(1, n_actions + 1)],
+        as_at="30/06/2025")
+
+
+def test_brief_shows_priorities_first_and_the_plan_on_one_page(fixture_release, tmp_path):
+    con = open_release(fixture_release)
+    try:
+        data = briefs.collect(ReleaseReader(con), "LCP03", plan=_plan())
+    finally:
+        con.close()
+    data.map_png, data.map_size = _map_png(), (300, 420)
+    pdf = brief_pdf.write_pdf(data, tmp_path / "plan.pdf")
+    assert pdf_pages(pdf) == 1
+    text = pdf_text(pdf)
+    assert text.index("Board priorities") < text.index("Headline scorecard")  # priorities come first
+    assert "NI 55 Obesity among primary school age children in Reception Year (Local Area Agreement)" in text
+    assert "Local plan: actions and whether they are working" in text
+    assert "LP-02" in text and "Overdue (due 31/03/2025; rated Green)" in text
+    assert flat(NASTY) in text  # typed text drawn as typed, never obeyed
+    width, height, words = pdf_words(pdf)
+    margin = brief_pdf.MARGIN - 1
+    for x0, y0, x1, y1, word in words:
+        assert margin <= x0 and x1 <= width - margin and margin <= y0 and y1 <= height - margin, word
+    boxes, _, notes = pptx_texts(brief_pptx.write_pptx(data, tmp_path / "plan.pptx"))
+    assert any(b.startswith("Every indicator") and "Priorities: NI 55 (Local Area Agreement)" in b for b in boxes)
+    assert "Board priorities:\n- NI 55 Obesity" in notes and f"- LP-01 {NASTY} [NI 55; NI 111]" in notes
+    assert "Is it working: NI 55 ► No significant change; NI 111 Cannot tell (withheld)" in notes
+
+
+@pytest.mark.parametrize("n", [16, 40])
+def test_crowded_brief_with_a_long_plan_still_fits_one_page(tmp_path, n):
+    data = _crowded(n)
+    data.plan = _plan(9)
+    pdf = brief_pdf.write_pdf(data, tmp_path / "crowded_plan.pdf")
+    assert pdf_pages(pdf) == 1
+    text = pdf_text(pdf)
+    assert all(r.indicator_id in text for r in data.rows)
+    assert "Also in the plan: LP-06, LP-07, LP-08, LP-09." in text
+    width, height, words = pdf_words(pdf)
+    for x0, y0, x1, y1, word in words:
+        assert 0 <= x0 and x1 <= width and 0 <= y0 and y1 <= height, word
+    boxes, _, notes = pptx_texts(brief_pptx.write_pptx(data, tmp_path / "crowded_plan.pptx"))
+    assert "LP-09" in notes

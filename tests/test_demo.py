@@ -141,9 +141,7 @@ def test_same_seed_byte_identical_and_other_seed_differs(demo, tmp_path):
     assert other["rows"] != again["rows"]
 
 
-def test_scales():
-    with pytest.raises(NotImplementedError, match="issue 10"):
-        write_demo(Path("/nonexistent/never-written"), scale="national")
+def test_scales():  # 10x and national: tests/test_scale.py
     with pytest.raises(ValueError, match="unknown scale 'regional'"):
         write_demo(Path("/nonexistent/never-written"), scale="regional")
     with pytest.raises(ValueError, match="unknown demo datasets"):

@@ -148,10 +148,11 @@ def test_pages_yaml_is_valid_and_checked(tmp_path):
     from dashboard.common import load_pages
 
     pages = load_pages()
-    assert [(p.file, p.title, p.url_path) for p in pages][:6] == [
+    assert [(p.file, p.title, p.url_path) for p in pages][:7] == [
         ("scorecard.py", "Overview", "overview"), ("map.py", "Map", "map"),
         ("profile.py", "Locality profile", "profile"), ("indicator.py", "Indicator detail", "indicator"),
-        ("exceptions.py", "Exceptions", "exceptions"), ("methods.py", "Data and methods", "methods"),
+        ("exceptions.py", "Exceptions", "exceptions"), ("plan.py", "Local plan", "plan"),
+        ("methods.py", "Data and methods", "methods"),
     ]
     assert pages[0].default
     assert ("changes.py", "Corrections and changes", "changes") in [(p.file, p.title, p.url_path) for p in pages]
@@ -283,7 +284,14 @@ def test_exceptions_lists_red_first(fixture_release):
 
 
 def test_exceptions_commentary_is_plain_text(fixture_release, monkeypatch, tmp_path):
-    commentary = pytest.importorskip("pipelines.commentary")
+    import shutil
+
+    from pipelines import commentary
+
+    # its own data directory: the commentary written here must not reach other tests' briefs
+    (tmp_path / "data" / "published").mkdir(parents=True)
+    shutil.copy(fixture_release, tmp_path / "data" / "published" / "scorecard.duckdb")
+    monkeypatch.setenv("LCP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LCP_EDIT", "1")
     at = run(EXCEPTIONS, area="LCP03")
     at.text_area[0].input("**bold** <script>alert(1)</script>")
@@ -340,3 +348,126 @@ def test_postcode_search_in_the_sidebar(fixture_release):
     assert [label for label, _ in links] == ["Fenside (ward)", "Boston LCP (partnership area)"], links
     at.sidebar.text_input(key="postcode").input("not a postcode").run()
     assert "not a valid postcode" in " ".join(c.value for c in at.sidebar.caption)
+
+
+# ---------------------------------------------------------------- issue 13: the local plan
+PLAN = "../dashboard/pages/plan.py"
+TYPED = "**bold** <script>alert(1)</script> =SUM(A1)"
+
+
+@pytest.fixture()
+def plan_data(fixture_release, tmp_path, monkeypatch):
+    """A private LCP_DATA_DIR with a copy of the fixture release and a small plan for Lincoln LCP (LCP03)."""
+    import datetime as dt
+    import shutil
+
+    from pipelines import plans
+
+    d = tmp_path / "data"
+    (d / "published").mkdir(parents=True)
+    shutil.copy(fixture_release, d / "published" / "scorecard.duckdb")
+    monkeypatch.setenv("LCP_DATA_DIR", str(d))
+    monkeypatch.delenv("LCP_EDIT", raising=False)
+    aid = plans.save_action({"area_code": "LCP03", "code": "LP-01", "title": TYPED, "indicator_ids": "NI 55",
+                             "lead": "School nurses", "start_date": dt.date(2022, 9, 1),
+                             "due_date": dt.date(2025, 3, 31), "rating": "green"}, actor="ana")
+    plans.add_progress(aid, "2024/25 Q4", TYPED, "green", actor="ana")
+    plans.set_priority("LCP03", "2023/24", "NI 55", "laa", actor="ana")
+    return d
+
+
+def test_plan_page_shows_priorities_actions_and_movement(plan_data):
+    at = run(PLAN, area="LCP03")
+    shown = {tuple(t.value.columns): t.value.to_dict("records") for t in at.table}
+    (pri,) = [rows for cols, rows in shown.items() if "Plan" in cols]
+    assert pri == [{"Indicator": "NI 55", "Title": "Obesity among primary school age children in Reception Year",
+                    "Plan": "Local Area Agreement", "Period": "2023/24", "Chosen by": "ana"}]
+    (acts,) = [rows for cols, rows in shown.items() if "Lead" in cols]
+    # Past its due date at the release's date (30 June 2025): overdue, shown as symbol and word.
+    assert acts[0]["Status"] == "■ Overdue (due 31/03/2025; rated Green)"
+    assert acts[0]["Action"] == TYPED and acts[0]["Latest progress"] == f"2024/25 Q4: {TYPED}"  # as typed
+    (working,) = [rows for cols, rows in shown.items() if "Working?" in cols]
+    assert working[0]["Value then"] == f"{fx.expected('NI 55', '2022/23', 'LCP03')['value']:.1f}"
+    assert working[0]["Working?"] == "► No significant change"
+    (off,) = [rows for cols, rows in shown.items() if "Analysis" in cols]
+    assert off[0]["Analysis"] == "– (exception report needed)"
+    assert "<script>" not in " ".join(m.value for m in at.markdown)
+    assert "Edit the plan (analysts)" not in [s.value for s in at.subheader]  # read-only: no LCP_EDIT
+    assert not at.text_area and not at.button
+    table, _ = at.session_state["downloads"]["plan_LCP03"]
+    assert table["title"].to_list() == [TYPED]
+
+
+def test_plan_page_editing_only_when_allowed(plan_data, monkeypatch):
+    from pipelines import plans
+
+    monkeypatch.setenv("LCP_EDIT", "1")
+    at = run(PLAN, area="LCP03")
+    assert "Edit the plan (analysts)" in [s.value for s in at.subheader]
+    # Choose a priority from the exceptions (NI 55 is red for Lincoln LCP), for the Children and Young People's Plan.
+    (pick,) = [m for m in at.multiselect if "exceptions" in m.label]
+    pick.set_value(["NI 55|2023/24"])
+    plan_box = [s for s in at.selectbox if s.label == "The plan it serves"][0]
+    plan_box.set_value("cypp")
+    [t for t in at.text_input if t.key == "priority_actor"][0].input("Bea")
+    [b for b in at.button if b.label == "Make priorities"][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert plans.priorities("LCP03").select("indicator_id", "plan", "updated_by").rows() == [("NI 55", "cypp", "Bea")]
+    # Write the exception report of the overdue action.
+    report_areas = [t for t in at.text_area if t.label.startswith(("Analysis", "Options"))]
+    report_areas[0].input("Nurses off sick")
+    report_areas[1].input("=Agency cover")
+    [t for t in at.text_input if t.key == "report_actor"][0].input("Bea")
+    [b for b in at.button if b.label == "Save report"][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    rep = plans.report(plans.actions("LCP03")["id"][0])
+    assert (rep["analysis"], rep["options"], rep["updated_by"]) == ("Nurses off sick", "=Agency cover", "Bea")
+
+
+def test_overview_profile_and_indicator_show_the_plan(plan_data):
+    at = run(SCORECARD, area="LCP03")
+    assert [s.value for s in at.subheader][:2] == ["Board priorities", "Summary"]  # priorities first
+    assert at.table[0].value.to_dict("records")[0]["Plan"] == "Local Area Agreement"
+    at = run(PROFILE, area="E05010784")  # a Lincoln ward: its partnership area's plan
+    rows = [r for t in at.table if "Action" in t.value.columns for r in t.value.to_dict("records")]
+    assert rows == [{"Indicators": "NI 55", "Action": f"LP-01: {TYPED}", "Lead": "School nurses", "Due": "31/03/2025",
+                     "Status": "■ Overdue (due 31/03/2025; rated Green)"}]
+    at = run(INDICATOR, indicator="NI 111", area="LCP03")
+    assert "No local plan action aims to move this indicator in Lincoln LCP (partnership area)." in [
+        c.value for c in at.caption]
+    at = run(INDICATOR, indicator="NI 55", area="LCP03")
+    rows = [r for t in at.table if "Action" in t.value.columns for r in t.value.to_dict("records")]
+    assert rows[0]["Partnership area"] == "Lincoln LCP" and rows[0]["Status"].startswith("■ Overdue")
+
+
+def test_plan_page_behind_the_login_analysts_edit_as_themselves(plan_data, tmp_path, monkeypatch):
+    from pipelines import auth, plans
+
+    folder = tmp_path / "auth"
+    folder.mkdir(mode=0o700)
+    accounts = folder / "users.yaml"
+    auth.add_or_update_user("vic", "viewer", "viewer-password-1", path=accounts)
+    auth.add_or_update_user("ana", "analyst", "analyst-password-1", path=accounts)
+    monkeypatch.setenv("LCP_AUTH_FILE", str(accounts))
+    monkeypatch.setenv("LCP_LOGIN", "1")
+    monkeypatch.setenv("LCP_EDIT", "1")  # ignored behind the login: the role decides
+
+    def as_user(name: str) -> AppTest:
+        at = AppTest.from_file(PLAN, default_timeout=TIMEOUT)
+        at.session_state["authentication_status"] = True
+        at.session_state["username"] = name
+        at.query_params["area"] = "LCP03"
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    at = as_user("vic")
+    assert not at.text_area and not at.button and "Edit the plan (analysts)" not in [s.value for s in at.subheader]
+    at = as_user("ana")
+    assert "Your name" not in [t.label for t in at.text_input]  # the account is the actor
+    report = [t for t in at.text_area if t.label.startswith(("Analysis", "Options"))]
+    report[0].input("Nurses off sick")
+    report[1].input("Agency cover")
+    next(b for b in at.button if b.label == "Save report").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert plans.report(plans.actions("LCP03")["id"][0])["updated_by"] == "ana"

@@ -114,3 +114,21 @@ else:
     elif module is not None:
         st.caption("Commentary is read-only here (editing is switched on with LCP_EDIT=1).")
 st.caption(charts.rag_legend())
+
+# Local plan actions off track (issue 13), beside the indicator exceptions: red, delayed or overdue.
+from pipelines import plans  # noqa: E402
+
+_codes = [area] if area != ALL else common.areas(key, "partnership")["area_code"].to_list()
+_when = plans.release_date(common.release_info(key))
+_off = [(c, a) for c in _codes for a in plans.actions(c).iter_rows(named=True) if plans.needs_report(a, _when)]
+if _off:
+    st.subheader("Local plan actions off track")
+    st.caption("Actions rated red or delayed, or past their due date, with their exception reports (Local plan page).")
+    _rows = []
+    for c, a in _off:
+        rep = plans.report(a["id"])
+        _rows.append({"Area": choices.get(c, c), "Action": f"{a['code']}: {a['title']}", "Indicators": a["indicator_ids"],
+                      "Status": plans.status_label(a, _when),
+                      "Analysis": rep["analysis"] if rep else "– (exception report needed)",
+                      "Options": rep["options"] if rep else "–"})
+    st.table(pl.DataFrame(_rows).to_pandas().style.hide(axis="index"))  # plain cells: typed text as typed

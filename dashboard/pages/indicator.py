@@ -11,7 +11,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import common
-from pipelines import charts, config
+from pipelines import charts, config, plans
 
 LEVEL_CHOICES = {"ward": "Wards", "district": "Districts", "partnership": "Partnership areas"}
 
@@ -157,6 +157,22 @@ else:
                             stem=f"breakdowns_{indicator}_{area}_{period}", source=ind["supplier"] or "", widget_key="bd")
 
 # ---- definition and source
+# The local plan's actions aiming to move this indicator (issue 13): the area's partnership, or every one.
+plan_area = (area if area_level == "partnership" else common.area_lookup(key).filter(
+    pl.col("ward_code") == area)["partnership_code"].to_list()[0] if area_level == "ward" else None)
+linked = plans.actions_for_indicator(indicator, plan_area)
+st.subheader("Local plan actions on this indicator")
+if linked.is_empty():
+    st.caption("No local plan action aims to move this indicator" + (f" in {labels.get(plan_area, plan_area)}."
+                                                                      if plan_area else "."))
+else:
+    when = plans.release_date(common.release_info(key))
+    names = common.all_area_names(key)
+    st.table(pl.DataFrame([{
+        "Partnership area": names.get(a["area_code"], a["area_code"]), "Action": f"{a['code']}: {a['title']}",
+        "Lead": a["lead"], "Due": f"{a['due_date']:%d/%m/%Y}", "Status": plans.status_label(a, when),
+    } for a in linked.iter_rows(named=True)]).to_pandas().style.hide(axis="index"))
+
 st.subheader("Definition and source")
 definition = [
     ("Numerator", ind.get("numerator_definition")), ("Denominator", ind.get("denominator_definition")),

@@ -11,7 +11,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import common
-from pipelines import charts, config
+from pipelines import charts, config, plans
 
 TREND_LABELS = {"improving": "Improving", "worsening": "Worsening", "no_change": "No significant trend"}
 
@@ -95,6 +95,26 @@ st.markdown("**How to read this page**")
 st.markdown(common.legend_text(key))
 table = profile_table(frame, rules)
 common.download_buttons(key, table, title=f"Locality profile: {labels[area]}", stem=f"profile_{area}")
+
+# The local plan's actions on these indicators (issue 13): a ward shows its partnership area's plan.
+plan_area = None
+if level == "partnership":
+    plan_area = area
+elif level == "ward":
+    plan_area = (common.area_lookup(key).filter(pl.col("ward_code") == area)["partnership_code"].to_list() or [None])[0]
+if plan_area:
+    when = plans.release_date(common.release_info(key))
+    acts = plans.actions(plan_area)
+    st.subheader("Local plan actions on these indicators")
+    if acts.is_empty():
+        st.caption(f"No actions in the local plan of {labels.get(plan_area, plan_area)} yet.")
+    else:
+        st.table(pl.DataFrame([{
+            "Indicators": a["indicator_ids"], "Action": f"{a['code']}: {a['title']}", "Lead": a["lead"],
+            "Due": f"{a['due_date']:%d/%m/%Y}", "Status": plans.status_label(a, when),
+        } for a in acts.iter_rows(named=True)]).to_pandas().style.hide(axis="index"))
+    common.link("plan.py", f"Local plan of {labels.get(plan_area, plan_area)}", {"area": plan_area},
+                icon=":material/checklist:")
 
 st.subheader("Compare with")
 near = common.neighbours(key, area)

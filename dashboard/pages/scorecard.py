@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import common
-from pipelines import briefs, charts, commentary, config
+from pipelines import briefs, charts, commentary, config, plans
 
 LATEST = "latest"
 COLUMNS = {
@@ -128,6 +128,25 @@ if frame.is_empty():
     st.warning("This release has no indicators.")
     st.stop()
 
+# The board's priorities first (issue 13: partnership working data, never part of the release).
+priorities = plans.priorities(area)
+if not priorities.is_empty():
+    st.subheader("Board priorities")
+    by_id = {r["indicator_id"]: r for r in frame.iter_rows(named=True)}
+    st.table(pl.DataFrame([{
+        "Indicator": p["indicator_id"],
+        "Title": (by_id.get(p["indicator_id"]) or {}).get("title") or "",
+        "Plan": p["plan_name"],
+        "Chosen for": p["period"],
+        "Value": charts.format_value((by_id.get(p["indicator_id"]) or {}).get("value"),
+                                     bool((by_id.get(p["indicator_id"]) or {}).get("suppressed")),
+                                     (by_id.get(p["indicator_id"]) or {}).get("unit")),
+        "RAG": charts.rag_label((by_id.get(p["indicator_id"]) or {}).get("rag")),
+        "Direction of travel": charts.direction_label((by_id.get(p["indicator_id"]) or {}).get("direction"),
+                                                      (by_id.get(p["indicator_id"]) or {}).get("polarity")),
+    } for p in priorities.iter_rows(named=True)]).to_pandas().style.hide(axis="index"))
+    common.link("plan.py", "The local plan for these priorities", {"area": area}, icon=":material/checklist:")
+
 st.subheader("Summary")
 counts = common.summary_counts(key, area) if period == LATEST else None
 summary = common.rag_summary_frame(frame, counts)
@@ -179,7 +198,8 @@ def _brief(suffix: str) -> bytes:
     """The brief with the analysts' commentary on its exceptions (working store; none if it is empty)."""
     reader = common.reader(key)
     notes = commentary.briefs_mapping(reader, [area], chosen).get(area)
-    return briefs.brief_bytes(reader, area, suffix, period=chosen, commentary=notes)
+    return briefs.brief_bytes(reader, area, suffix, period=chosen, commentary=notes,
+                              plan=plans.brief_plan(reader, area))
 
 
 pdf_col.download_button(
