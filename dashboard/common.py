@@ -488,19 +488,27 @@ def all_area_names(key: ReleaseKey) -> dict[str, str]:
     return dict(zip(frame["area_code"].to_list(), frame["area_name"].to_list()))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def area_labels(key: ReleaseKey) -> dict[str, str]:
+    """Every area's label (see `area_label`), made once per release."""
+    names = all_area_names(key)
+    lookup = area_lookup(key)
+    ward_lcp = dict(zip(lookup["ward_code"].to_list(), lookup["partnership_code"].to_list()))
+    out = {}
+    for code, name, level in areas(key).select("area_code", "area_name", "area_level").iter_rows():
+        if level == "county":
+            out[code] = f"{name} (whole county)"
+        elif level == "ward":
+            lcp = ward_lcp.get(code)
+            out[code] = f"{name} (ward, {names.get(lcp, lcp)})" if lcp else f"{name} (ward)"
+        else:
+            out[code] = f"{name} ({'partnership area' if level == 'partnership' else level})"
+    return out
+
+
 def area_label(key: ReleaseKey, code: str) -> str:
     """'Boston LCP (partnership area)', 'Fenside (ward, Boston LCP)', 'Lincolnshire (whole county)'."""
-    frame = areas(key).filter(pl.col("area_code") == code)
-    if frame.is_empty():
-        return code
-    name, level = frame["area_name"][0], frame["area_level"][0]
-    if level == "county":
-        return f"{name} (whole county)"
-    if level == "ward":
-        lookup = area_lookup(key).filter(pl.col("ward_code") == code)
-        lcp = lookup["partnership_code"][0] if lookup.height else None
-        return f"{name} (ward, {all_area_names(key).get(lcp, lcp)})" if lcp else f"{name} (ward)"
-    return f"{name} ({'partnership area' if level == 'partnership' else level})"
+    return area_labels(key).get(code, code)
 
 
 def png_download(key: ReleaseKey, fig, *, title: str, subtitle: str, stem: str, footnote: str = "",
@@ -512,13 +520,18 @@ def png_download(key: ReleaseKey, fig, *, title: str, subtitle: str, stem: str, 
 
     info = release_info(key)
     limit = threshold(key)
-    printable = charts.print_ready(
-        fig, title=title, subtitle=subtitle,
-        source=brief_text.source_line(info.get("release_id", "unknown"), info.get("built_at")),
-        footnote=" ".join(p for p in (footnote, brief_text.suppression_note(limit), brief_text.attribution()) if p),
-    )
+
+    def png() -> bytes:  # the print layout is built only when the button is clicked
+        printable = charts.print_ready(
+            fig, title=title, subtitle=subtitle,
+            source=brief_text.source_line(info.get("release_id", "unknown"), info.get("built_at")),
+            footnote=" ".join(p for p in (footnote, brief_text.suppression_note(limit), brief_text.attribution())
+                              if p),
+        )
+        return charts.to_png(printable, scale=2)
+
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_") or "chart"
-    st.download_button(label, data=lambda: charts.to_png(printable, scale=2), file_name=f"{safe}.png",
+    st.download_button(label, data=png, file_name=f"{safe}.png",
                        mime="image/png", on_click="ignore", icon=":material/image:", key=widget_key)
 
 

@@ -471,3 +471,31 @@ def test_plan_page_behind_the_login_analysts_edit_as_themselves(plan_data, tmp_p
     next(b for b in at.button if b.label == "Save report").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert plans.report(plans.actions("LCP03")["id"][0])["updated_by"] == "ana"
+
+
+def test_a_chart_png_is_made_print_ready_only_when_clicked(fixture_release, monkeypatch):
+    import io
+
+    import plotly.graph_objects as go
+    from PIL import Image
+
+    from dashboard import common
+    from pipelines import charts
+
+    made, buttons = [], {}
+    real = charts.print_ready
+    monkeypatch.setattr(charts, "print_ready", lambda *a, **kw: made.append(kw) or real(*a, **kw))
+    monkeypatch.setattr(common.st, "download_button",
+                        lambda label, data, file_name, **kw: buttons.update({file_name: (label, data)}))
+    key = (str(fixture_release), fixture_release.stat().st_mtime_ns)
+    common.png_download(key, go.Figure(go.Bar(x=["a"], y=[1])), title="NI 55 Obesity", subtitle="Wards, 2023/24",
+                        stem="ranked NI 55 2023/24", footnote="Source: LCHS.")
+    (name, (label, data)), = buttons.items()
+    assert name == "ranked_NI_55_2023_24.png" and label == "Download chart (PNG)"
+    assert made == []  # nothing drawn on the page's run
+    png = data()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and Image.open(io.BytesIO(png)).width >= 1000
+    (kw,) = made
+    assert kw["title"] == "NI 55 Obesity" and kw["subtitle"] == "Wards, 2023/24"
+    assert fx.RELEASE_ID in kw["source"]
+    assert kw["footnote"].startswith("Source: LCHS. Figures for 10 or fewer children are withheld")

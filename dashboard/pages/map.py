@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import common
-from pipelines import brief_text, charts, config
+from pipelines import charts, config
 
 COLOUR_CHOICES = {"value": "Value", "rag": "RAG (compared with England)", "quartile": "Quartile",
                   "vs_benchmark": "Better / similar / worse than England"}
@@ -114,20 +114,13 @@ elif colour == "quartile":
     st.caption(charts.quartile_legend())
 
 # The map as a print-resolution PNG that explains itself when pasted (drawn when clicked, in Chromium).
-info = common.release_info(key)
-printable = charts.print_ready(
-    fig,
+common.png_download(
+    key, fig, label="Download map (PNG)", widget_key="png_map",
     title=f"{indicator} {ind['title']}",
     subtitle=(f"{choices[area] if zoomed else 'Lincolnshire'} by {level}, {period}; coloured by "
               + ("value (" + ind["unit"] + ")" if colour == "value" else COLOUR_CHOICES[colour])
               + ("" if is_county or zoomed else f"; {choices[area]} outlined")),
-    source=brief_text.source_line(info.get("release_id", "unknown"), info.get("built_at")),
-    footnote=f"{brief_text.suppression_note(limit)} {brief_text.attribution()}",
-)
-st.download_button(
-    "Download map (PNG)", data=lambda: charts.to_png(printable, scale=2),
-    file_name=f"map_{indicator.replace(' ', '')}_{period.replace('/', '-')}_{level}_{area}.png", mime="image/png",
-    on_click="ignore", icon=":material/image:",
+    stem=f"map_{indicator.replace(' ', '')}_{period.replace('/', '-')}_{level}_{area}",
 )
 
 # Withheld areas: how many, by partnership area (numbers of areas, never of children).
