@@ -499,3 +499,25 @@ def test_a_chart_png_is_made_print_ready_only_when_clicked(fixture_release, monk
     assert kw["title"] == "NI 55 Obesity" and kw["subtitle"] == "Wards, 2023/24"
     assert fx.RELEASE_ID in kw["source"]
     assert kw["footnote"].startswith("Source: LCHS. Figures for 10 or fewer children are withheld")
+
+
+def test_map_says_which_levels_an_indicator_has_when_the_chosen_one_has_none(fixture_release, tmp_path, monkeypatch):
+    import shutil
+
+    import duckdb
+
+    data = tmp_path / "data"
+    (data / "published").mkdir(parents=True)
+    release = data / "published" / "scorecard.duckdb"
+    shutil.copy(fixture_release, release)
+    con = duckdb.connect(str(release))  # as a district-only aggregate supply: no ward rows
+    con.execute("DELETE FROM indicator_values WHERE indicator_id = 'NI 111' AND area_level = 'ward'")
+    con.close()
+    monkeypatch.setenv("LCP_DATA_DIR", str(data))
+    at = run(MAP, indicator="NI 111", period="2023/24", level="ward")
+    assert [i.value for i in at.info] == [
+        "NI 111 has no figures for wards in 2023/24: its data support districts and partnership areas. "
+        "Choose them under Areas."]
+    assert not at.get("plotly_chart")
+    at = run(MAP, indicator="NI 111", period="2023/24", level="district")
+    assert not at.info and len(at.get("plotly_chart")) == 1

@@ -67,6 +67,13 @@ zoomed = view == "area" and not is_county and level == "ward"
 
 ind = meta[indicator]
 frame = common.map_values(key, indicator, period, level)
+if frame.is_empty():  # e.g. a district-only aggregate supply: never apportioned to wards
+    others = [LEVEL_CHOICES[lv].lower() for lv in LEVEL_CHOICES
+              if lv != level and not common.map_values(key, indicator, period, lv).is_empty()]
+    st.info(f"{indicator} has no figures for {LEVEL_CHOICES[level].lower()} in {period}"
+            + (f": its data support {' and '.join(others)}. Choose them under Areas." if others else "."),
+            icon=":material/info:")
+    st.stop()
 lookup = common.area_lookup(key)
 geojson, code_key, name_key = common.boundaries(level)
 if level == "ward":
