@@ -381,7 +381,7 @@ t0 = time.perf_counter()
 tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'ds_%'").fetchall()]
 parts = []
 for t in tables:
-    cols = {r[0] for r in con.execute(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{t}'").fetchall()}
+    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [t]).fetchall()}
     parts.append(f"SELECT {'ward_code' if 'ward_code' in cols else 'area_code'} AS ward_code FROM {t}")
 rows = con.execute(f"SELECT ward_code, count(*) FROM ({' UNION ALL '.join(parts)}) GROUP BY ward_code").fetchall()
 print(time.perf_counter() - t0, sum(n for _, n in rows), len(rows))
