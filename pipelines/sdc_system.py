@@ -71,12 +71,9 @@ def run_jobs(fn: Callable, jobs: list, weights: Sequence[float] | None = None, m
         return [fn(j) for j in jobs]
     order = sorted(range(len(jobs)), key=lambda i: -(weights[i] if weights is not None else 0))
     with ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
-        with _main_hidden():  # workers start on the first submits
+        with main_hidden():  # workers start on the first submits (pipelines.workers)
             futures = {i: ex.submit(fn, jobs[i]) for i in order}
         return [futures[i].result() for i in range(len(jobs))]
-
-
-_main_hidden = main_hidden  # (pipelines.workers)
 
 
 def period_year(period: str) -> str:

@@ -10,46 +10,29 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
 
 import duckdb
 import pytest
+from browser_support import (  # noqa: F401 (browser: a fixture)
+    ROOT, SHOTS, browser, check, free_port, need_chromium, settle, sign_in, stop_group, wait_until_up,
+)
 
 import fixture_release as fx
 from dashboard import common, signin
 from pipelines import auth
 
-ROOT = Path(__file__).resolve().parents[1]
-SHOTS = Path(os.environ.get("LCP_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="lcp-shots-"))
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
 VIEWER_PASSWORD = "viewer-password-1"
 ANALYST_PASSWORD = "analyst-password-1"
 DRAFT_ID = "DRAFT-20260101"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def login_server(fixture_release, tmp_path_factory):
     """(base URL, credentials file) of `lcp serve --login`; the server (its process group) always stopped."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)")
+    need_chromium()
     data = tmp_path_factory.mktemp("dashboard_login") / "data"
     (data / "published").mkdir(parents=True)
     shutil.copy(fixture_release, data / "published" / "scorecard.duckdb")
@@ -62,7 +45,7 @@ def login_server(fixture_release, tmp_path_factory):
     auth.add_or_update_user("vic", "viewer", VIEWER_PASSWORD, path=auth_file)
     auth.add_or_update_user("ana", "analyst", ANALYST_PASSWORD, path=auth_file)
     auth.add_or_update_user("lou", "viewer", VIEWER_PASSWORD, path=auth_file)
-    port = _free_port()
+    port = free_port()
     log = data.parent / "serve.log"
     env = {**os.environ, "LCP_DATA_DIR": str(data), "LCP_AUTH_FILE": str(auth_file), "PYTHONUNBUFFERED": "1"}
     env.pop("LCP_EDIT", None)
@@ -74,43 +57,11 @@ def login_server(fixture_release, tmp_path_factory):
         )
     base = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"lcp serve --login exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"lcp serve --login did not start in 90 s:\n{log.read_text()}")
-            time.sleep(0.3)
+        wait_until_up(proc, base, log, "lcp serve --login")
         assert "behind the partner login" in log.read_text()
         yield base, auth_file
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+        stop_group(proc)
 
 
 def _open(browser, url: str):
@@ -122,37 +73,17 @@ def _open(browser, url: str):
     return page, failed
 
 
-def _settle(page) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && !document.querySelector('[data-stale=\"true\"]')",
-        timeout=60_000,
-    )
-    page.wait_for_timeout(500)
-
-
-def _sign_in(page, username: str, password: str) -> None:
-    page.get_by_role("textbox", name="User name").fill(username)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def _check(page, base: str, failed: list[str]) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert not [u for u in failed if not u.startswith(base)], failed  # nothing fetched from outside
-
-
 def _go(page, title: str) -> None:
     """Open a page from the sidebar's navigation (a new URL would be a new, signed-out session)."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
     page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
 
 
 def _sign_out(page, main) -> None:
     page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
     page.get_by_role("textbox", name="User name").wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     assert fx.RELEASE_ID not in page.locator("body").inner_text()
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0
     assert main.locator('[data-testid="stTable"]').count() == 0
@@ -162,7 +93,7 @@ def test_viewer_reads_but_cannot_write_then_signs_out(login_server, browser):
     base, _ = login_server
     page, failed = _open(browser, base)
     try:
-        _settle(page)
+        settle(page)
         main = page.locator('[data-testid="stMain"]')
         body = page.locator("body")
         assert fx.RELEASE_ID not in body.inner_text()  # nothing of the release before sign-in
@@ -170,10 +101,10 @@ def test_viewer_reads_but_cannot_write_then_signs_out(login_server, browser):
         assert main.locator('[data-testid="stTable"]').count() == 0
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "dashboard-login.png"), full_page=True)
-        _sign_in(page, "vic", VIEWER_PASSWORD)
+        sign_in(page, "vic", VIEWER_PASSWORD)
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.get_by_text("Signed in as").wait_for(timeout=60_000)
-        _settle(page)
+        settle(page)
         assert re.search(r"Signed in as vic · role viewer", sidebar.inner_text())
         assert fx.RELEASE_ID in sidebar.inner_text()
         assert sidebar.get_by_text("Show draft release").count() == 0
@@ -181,9 +112,9 @@ def test_viewer_reads_but_cannot_write_then_signs_out(login_server, browser):
         main.locator('[data-testid="stTable"]').first.wait_for(timeout=60_000)
         assert page.get_by_role("button", name="Save commentary").count() == 0
         assert "read-only for your account" in main.inner_text()
-        _check(page, base, failed)
+        check(page, base, failed)
         _sign_out(page, main)
-        _check(page, base, failed)
+        check(page, base, failed)
     finally:
         page.close()
 
@@ -192,10 +123,10 @@ def test_analyst_writes_commentary_and_sees_the_draft(login_server, browser):
     base, _ = login_server
     page, failed = _open(browser, base)
     try:
-        _sign_in(page, "ana", ANALYST_PASSWORD)
+        sign_in(page, "ana", ANALYST_PASSWORD)
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.get_by_text("Signed in as").wait_for(timeout=60_000)
-        _settle(page)
+        settle(page)
         main = page.locator('[data-testid="stMain"]')
         assert "Signed in as ana · role analyst" in sidebar.inner_text()
         toggle = sidebar.get_by_text("Show draft release")
@@ -206,12 +137,12 @@ def test_analyst_writes_commentary_and_sees_the_draft(login_server, browser):
         assert "DRAFT" not in main.inner_text()
         toggle.click()
         main.get_by_text("DRAFT – not published").first.wait_for(timeout=60_000)
-        _settle(page)
+        settle(page)
         assert DRAFT_ID in sidebar.inner_text() and fx.RELEASE_ID not in sidebar.inner_text()
         _go(page, "Overview")  # the banner is on every page while the draft is shown
         assert "DRAFT – not published" in main.inner_text()
         page.screenshot(path=str(SHOTS / "dashboard-analyst.png"), full_page=True)
-        _check(page, base, failed)
+        check(page, base, failed)
         _sign_out(page, main)
         assert DRAFT_ID not in page.locator("body").inner_text()
     finally:
@@ -223,21 +154,21 @@ def test_repeated_wrong_passwords_lock_the_account(login_server, browser):
     page, failed = _open(browser, base)
     try:
         for i in range(auth.MAX_FAILED_LOGINS):
-            _sign_in(page, "lou", "not the password")
+            sign_in(page, "lou", "not the password")
             deadline = time.monotonic() + 60
             while auth.load_users(auth_file)["lou"].failed_login_attempts < i + 1:  # this attempt was counted
                 assert time.monotonic() < deadline, f"attempt {i + 1} was not recorded"
                 page.wait_for_timeout(200)
             expected = "This account is locked" if i == auth.MAX_FAILED_LOGINS - 1 else signin.WRONG
             page.get_by_text(expected).wait_for(timeout=60_000)
-            _settle(page)
+            settle(page)
         assert auth.load_users(auth_file)["lou"].locked
-        _sign_in(page, "lou", VIEWER_PASSWORD)  # the right password no longer opens it
-        _settle(page)
+        sign_in(page, "lou", VIEWER_PASSWORD)  # the right password no longer opens it
+        settle(page)
         assert "This account is locked" in page.locator('[data-testid="stMain"]').inner_text()
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
         assert fx.RELEASE_ID not in page.locator("body").inner_text()
         assert common.SUPPLIER_REFUSED not in page.locator("body").inner_text()
-        _check(page, base, failed)
+        check(page, base, failed)
     finally:
         page.close()
