@@ -285,6 +285,12 @@ def areas(key: ReleaseKey, level: str | None = None) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+def top_area(key: ReleaseKey) -> str:
+    """The release's top area (Lincolnshire; England in a national release): the pages' default area."""
+    return reader(key).top_area() or config.COUNTY_CODE
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def area_lookup(key: ReleaseKey) -> pl.DataFrame:
     return reader(key).area_lookup()
 
@@ -325,7 +331,8 @@ def area_choices(key: ReleaseKey) -> dict[str, str]:
     frame = areas(key)
     county = frame.filter(pl.col("area_level") == "county")
     lcps = frame.filter(pl.col("area_level") == "partnership")
-    choices = {r["area_code"]: f"{r['area_name']} (whole county)" for r in county.iter_rows(named=True)}
+    choices = {r["area_code"]: f"{r['area_name']} ({'whole county' if r['area_code'] == config.COUNTY_CODE else 'all areas'})"
+               for r in county.iter_rows(named=True)}
     choices.update({r["area_code"]: r["area_name"] for r in lcps.iter_rows(named=True)})
     return choices
 

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +17,7 @@ from pipelines import (
     assessment, disclosure, export, failpoints, geography, judgements, measures, publish, sdc_audit, stats,
 )
 from pipelines.config import METHODS_VERSION, draft_release_path, release_path, suppression_threshold
-from pipelines.restricted_store import RestrictedStore
+from pipelines.restricted_store import CLIENT_COLUMNS, RestrictedStore
 from pipelines.specs import IndicatorSpec, load_benchmarks, load_indicators, load_quartile_thresholds
 
 
@@ -75,8 +76,50 @@ def indicators_table(specs: list[IndicatorSpec]) -> pl.DataFrame:
     )
 
 
+def count_all(
+    records_by_dataset: Mapping[str, pl.LazyFrame | Callable[[], pl.LazyFrame]],
+    specs: list[IndicatorSpec],
+    hierarchy: pl.DataFrame,
+    population: pl.DataFrame,
+    reports: dict | None = None,
+) -> tuple[pl.DataFrame, list[str]]:
+    """Stage 1 for every indicator: (counts, ids skipped for want of data).
+
+    `records_by_dataset`: a dataset's records, or a function returning them (read when its indicators
+    are counted, so that one dataset's records are in memory at a time, docs/scaling.md); each
+    indicator's counts are collected on their own, for the same reason."""
+    parts, skipped = [], []
+    by_dataset: dict[str, list[IndicatorSpec]] = {}
+    for spec in specs:
+        if spec.dataset not in records_by_dataset:
+            skipped.append(spec.id)
+        else:
+            by_dataset.setdefault(spec.dataset, []).append(spec)
+    for dataset, group in by_dataset.items():
+        source = records_by_dataset[dataset]
+        records = source() if callable(source) else source
+        names = set(records.collect_schema().names())
+        for spec in group:
+            missing = sorted(spec.fields_used() - names)
+            if missing:  # supplied under an older agreement without a field the definition reads
+                skipped.append(spec.id)
+                if reports is not None:
+                    reports.setdefault("missing_fields", {})[spec.id] = f"{spec.dataset} lacks {', '.join(missing)}"
+                continue
+            try:  # client records or an aggregate supply, as the indicator's record_level says
+                parts.append(measures.counts_for(records, spec, hierarchy, population.lazy()).collect())
+            except ValueError as e:
+                raise BuildError(str(e)) from None
+        del records
+    if not parts:
+        raise BuildError("the restricted store holds no data for any indicator: run `lcp ingest DIR` first")
+    order = {s.id: i for i, s in enumerate(specs)}
+    counts = pl.concat(parts).sort(pl.col("indicator_id").replace_strict(order, default=len(order)), maintain_order=True)
+    return counts, skipped
+
+
 def compute_values(
-    records_by_dataset: dict[str, pl.LazyFrame],
+    records_by_dataset: Mapping[str, pl.LazyFrame | Callable[[], pl.LazyFrame]],
     specs: list[IndicatorSpec],
     hierarchy: pl.DataFrame,
     population: pl.DataFrame,
@@ -85,30 +128,14 @@ def compute_values(
     previous: pl.DataFrame | None = None,
     reports: dict | None = None,
     quartile_thresholds: pl.DataFrame | None = None,
+    counted: tuple[pl.DataFrame, list[str]] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """The whole computation, from minimised records to assessed `indicator_values`.
 
+    `records_by_dataset`: as `count_all` takes them, or `counted`: what `count_all` returned.
     `previous`: the live release's withheld pattern (kept where it still protects); `reports`, if
     given, receives the disclosure stage's report under "disclosure"."""
-    frames, skipped = [], []
-    for spec in specs:
-        records = records_by_dataset.get(spec.dataset)
-        if records is None:
-            skipped.append(spec.id)
-            continue
-        missing = sorted(spec.fields_used() - set(records.collect_schema().names()))
-        if missing:  # supplied under an older agreement without a field the definition reads
-            skipped.append(spec.id)
-            if reports is not None:
-                reports.setdefault("missing_fields", {})[spec.id] = f"{spec.dataset} lacks {', '.join(missing)}"
-            continue
-        try:  # client records or an aggregate supply, as the indicator's record_level says
-            frames.append(measures.counts_for(records, spec, hierarchy, population.lazy()))
-        except ValueError as e:
-            raise BuildError(str(e)) from None
-    if not frames:
-        raise BuildError("the restricted store holds no data for any indicator: run `lcp ingest DIR` first")
-    counts = pl.concat(frames).collect()
+    counts, skipped = counted or count_all(records_by_dataset, specs, hierarchy, population, reports)
     ind = indicators_table(specs)
     cells, cell_ind = measures.disclosure_view(counts, ind, threshold)  # means and gaps as counts of people
     suppressed, disclosure_report = disclosure.suppress_with_report(cells, cell_ind, hierarchy, threshold, previous)
@@ -131,6 +158,18 @@ def compute_values(
     return values, skipped
 
 
+def measure_columns(specs: list[IndicatorSpec]) -> dict[str, set[str]]:
+    """dataset -> the stored columns its client-level indicators read (the client columns and every field
+    their definitions use); aggregate datasets are read whole."""
+    out: dict[str, set[str]] = {}
+    aggregate = {s.dataset for s in specs if s.record_level == "aggregate"}
+    for spec in specs:
+        if spec.dataset not in aggregate:
+            # area_code: an aggregate table stored under a client indicator is still recognised (measures)
+            out.setdefault(spec.dataset, set(CLIENT_COLUMNS) - {"person_key"} | {"area_code"}).update(spec.fields_used())
+    return out
+
+
 def build(
     target: Path | None = None, store: RestrictedStore | None = None, specs_dir: Path | None = None,
     *, draft: bool = False,
@@ -147,18 +186,22 @@ def build(
     specs = load_indicators(specs_dir)
     own_store = store is None
     store = store or RestrictedStore()
-    try:
-        records = {d: store.scan(d, for_measures=True).lazy() for d in store.datasets()}
-        supplies = store.supplies()
-    finally:
-        if own_store:
-            store.close()
     hierarchy = geography.hierarchy()
     benchmarks = load_benchmarks(specs_dir)
     thresholds = load_quartile_thresholds(specs_dir)
     reports: dict = {}
-    values, skipped = compute_values(records, specs, hierarchy, geography.population(), benchmarks, threshold,
-                                     sdc_audit.previous_pattern(live), reports, thresholds)
+    population = geography.population()
+    try:  # each dataset's records are read when its indicators are counted (one in memory at a time)
+        needed = measure_columns(specs)
+        records = {d: (lambda d=d: store.scan(d, for_measures=True, columns=needed.get(d)).lazy())
+                   for d in store.datasets()}
+        supplies = store.supplies()
+        counted = count_all(records, specs, hierarchy, population, reports)
+    finally:  # the store is free for ingest and uploads again while disclosure control runs
+        if own_store:
+            store.close()
+    values, skipped = compute_values({}, specs, hierarchy, population, benchmarks, threshold,
+                                     sdc_audit.previous_pattern(live), reports, thresholds, counted=counted)
     # the LP attacker over what is about to be published: refuse a release that gives a count away
     audit = sdc_audit.audit_values(values, indicators_table(specs), hierarchy, threshold)
     audit.primary, audit.complementary = reports["disclosure"].primary, reports["disclosure"].complementary

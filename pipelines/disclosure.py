@@ -29,12 +29,13 @@ of the candidate order, so they are the first complements taken wherever they st
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from pipelines import sdc_system
+from pipelines import sdc_modular, sdc_system
 from pipelines.sdc_system import Attacker, Geography, build_system, gauss_secondary
 
 KEY = ("indicator_id", "period", "area_code", "breakdown")
@@ -113,13 +114,14 @@ def blocks_of(frame: pl.DataFrame, geo: Geography) -> list[Block]:
 
 
 def _candidate_order(system: sdc_system.LinkedSystem, cells: list[int], weight: list[float],
-                     previous: set[int]) -> list[int]:
-    """Most wanted published first; the end of the list is where complements are taken."""
+                     previous: set[int], first: frozenset[int] = frozenset()) -> list[int]:
+    """Most wanted published first; the end of the list is where complements are taken. `first`: cells
+    published by the sub-table above (sdc_modular), wanted most."""
 
     def key(c: int):
-        first = min(system.keys[r] for r in system.cell_rows[c])
-        return (c in previous, system.cell_level[c], not system.cell_is_total[c], not system.cell_is_year[c],
-                -weight[c], first)
+        first_key = min(system.keys[r] for r in system.cell_rows[c])
+        return (c not in first, c in previous, system.cell_level[c], not system.cell_is_total[c],
+                not system.cell_is_year[c], -weight[c], first_key)
 
     return sorted(cells, key=key)
 
@@ -175,15 +177,26 @@ def protect_block(
     num_rows: list[float | None] | None = None,
     den_rows: list[float | None] | None = None,
     mean: bool = False,
+    fixed_hidden: set[int] | None = None,
+    fixed_open: set[int] | None = None,
+    lower_bounds: dict[str, dict[int, float]] | None = None,
 ) -> tuple[set[int], set[int], set[int], int, int]:
     """Withheld cells of one block: (withheld, primary, forced, rounds, lps). All cells are merged cells.
 
     `num`/`den`: true counts per cell; `num_rows`/`den_rows` the same per row (optional: they seed the
     attacker with the data itself, for speed). `mean`: the numerator is not a count of people (a mean's
     min(sum, n)); then the people counted, the client denominator n, is the count attacked.
+
+    A sub-table of a split geography (`pipelines.sdc_modular`): `fixed_hidden` cells are withheld by
+    the table above (protected here too, not counted as primary; the attacker is also run as if it knew
+    them exactly); `fixed_open` cells are published by it (wanted most); `lower_bounds` (count name ->
+    cell -> least value) is what the sub-tables below tell an attacker.
     """
     n = system.n_cells
     previous = previous or set()
+    fixed_hidden = fixed_hidden or set()
+    fixed_open = frozenset(fixed_open or ())
+    lower_bounds = lower_bounds or {}
     t = threshold
     structural: set[int] = set()
     primary: set[int] = set()
@@ -219,8 +232,11 @@ def protect_block(
                              for c in range(n)])
 
     weight = [float(den[c]) if client else float(num[c]) for c in range(n)]
-    candidates = _candidate_order(system, [c for c in range(n) if c not in primary and c not in structural],
-                                  weight, previous)
+    held = fixed_hidden - primary - structural  # withheld above: protected here as well
+    candidates = _candidate_order(
+        system, [c for c in range(n) if c not in primary and c not in structural and c not in held],
+        weight, previous, fixed_open,
+    )
     rank = {c: i for i, c in enumerate(candidates)}
     forced: set[int] = set()
     lps = 0
@@ -231,7 +247,7 @@ def protect_block(
         x = sdc_system.true_point(system, a.rows) if a.rows is not None else None
         pools.append([x] if x is not None else [])
     for rounds in range(1, MAX_ROUNDS + 1):
-        protect = primary | forced
+        protect = primary | forced | held
         # cells that are a strict part of a group of interchangeable never-published wards, quarters or
         # categories can never be derived (sdc_system.lump): the elimination runs on the lumped system
         lumped = sdc_system.lump(system, protect)
@@ -250,19 +266,31 @@ def protect_block(
         if sensitive and not client:
             limits = np.array([(den[c] - t - 1) if den[c] is not None and den[c] > t else np.inf for c in hidden])
         new_forced: set[int] = set()
+        # the conservative view of a sub-table: its withheld counts from above as if known exactly
+        told = sorted(held & withheld)
+        views = [(published, hidden, limits)]
+        if told:
+            keep = [i for i, c in enumerate(hidden) if c not in held]
+            views.append((published + told, [hidden[i] for i in keep], None if limits is None else limits[keep]))
         for pool, a in zip(pools, attacked, strict=True):
-            attacker = Attacker(system, published, [a.cells[c] for c in published], hidden, t,
-                                lo_limits=limits if a.name == "numerator" else None,
-                                known_zero=sorted(structural), points=pool)
-            result = attacker.run(exact_failures=False)
-            pool[:] = pool[:1] + attacker.points_original()
-            lps += result.lps
-            for duals in result.failing_duals:
-                choice = _force_choice(duals, rank, published)
-                if choice is not None:
-                    new_forced.add(choice)
+            bounds = sorted(lower_bounds.get(a.name, {}).items())
+            for view, (shown, unknown, lim) in enumerate(views):
+                if not unknown:
+                    continue
+                attacker = Attacker(system, shown, [a.cells[c] for c in shown], unknown, t,
+                                    lo_limits=lim if a.name == "numerator" else None,
+                                    known_zero=sorted(structural), points=pool if view == 0 else pool[:1],
+                                    lower_bounds=bounds if view == 0 else ())
+                result = attacker.run(exact_failures=False)
+                if view == 0:
+                    pool[:] = pool[:1] + attacker.points_original()
+                lps += result.lps
+                for duals in result.failing_duals:
+                    choice = _force_choice(duals, rank, shown)
+                    if choice is not None:
+                        new_forced.add(choice)
         if not new_forced:
-            return withheld | structural, primary | structural, forced, rounds, lps
+            return withheld | structural, (primary | structural) - held, forced, rounds, lps
         forced |= new_forced
     raise DisclosureError(f"interval protection did not converge in {MAX_ROUNDS} rounds")
 
@@ -288,6 +316,7 @@ def suppress_with_report(
     if previous is not None and previous.height:
         prev_keys = set(previous.filter(pl.col("suppressed").fill_null(False)).select(*KEY).iter_rows())
     geo = geography_of(hierarchy)
+    modular = sdc_modular.modular_of(geo)  # None: the whole geography is one linked system
     suppressed = np.zeros(counts.height, dtype=bool)
     nums = counts["numerator"].to_list()
     dens = counts["denominator"].to_list()
@@ -297,7 +326,7 @@ def suppress_with_report(
         client = m["denominator_kind"] == "client"
         base = ind.split(" #")[0]
         jobs.append({
-            "indicator_id": ind, "year": year, "keys": keys, "geo": geo, "threshold": threshold,
+            "indicator_id": ind, "year": year, "keys": keys, "geo": geo, "modular": modular, "threshold": threshold,
             "client": client, "sensitive": bool(m.get("sensitive") or False), "mean": m.get("ci_method") == "mean_t",
             "num_rows": [None if nums[r] is None else float(nums[r]) for r in rows],
             "den_rows": [None if dens[r] is None else float(round(dens[r]) if client else dens[r]) for r in rows],
@@ -334,30 +363,147 @@ def suppress_with_report(
 
 
 def protect_job(job: dict) -> dict:
-    """One block, self-contained (runs in a worker process): the withheld rows and the counts."""
+    """One block, self-contained (runs in a worker process): the withheld rows and the counts. A block
+    over a split geography (`job["modular"]`) is protected sub-table by sub-table (`sdc_modular`)."""
     t0 = time.perf_counter()
+    if job.get("modular") is not None:
+        out = _protect_modular(job, job["modular"])
+    else:
+        out = _protect_rows(job, list(range(len(job["keys"]))), job["geo"])
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _protect_rows(job: dict, idx: list[int], geo: Geography, fixed_hidden: Iterable[int] = (),
+                  fixed_open: Iterable[int] = (), forced: Iterable[int] = (),
+                  lower_bounds: dict[str, dict[int, float]] | None = None, want_bounds: bool = False) -> dict:
+    """Protect the rows `idx` of a job (all of them, or one sub-table) over `geo`. Row arguments are
+    positions in the job: `fixed_hidden`/`fixed_open` withheld/published by the table above, `forced`
+    withheld by a table below, `lower_bounds` count name -> row -> least value. `want_bounds`: also
+    return what this sub-table's published counts say about its `fixed_hidden` rows."""
     ind, year = job["indicator_id"], job["year"]
-    block = build_block(ind, year, np.arange(len(job["keys"])), job["keys"], job["geo"])
+    keys = [job["keys"][i] for i in idx]
+    local = {r: i for i, r in enumerate(idx)}
+    block = build_block(ind, year, np.arange(len(keys)), keys, geo)
     system = block.system
     client = job["client"]
+    num_rows = [job["num_rows"][i] for i in idx]
+    den_rows = [job["den_rows"][i] for i in idx]
+
+    def cells_of(rows: Iterable[int]) -> set[int]:
+        return {system.cell_of_row[local[r]] for r in rows if r in local}
+
     try:
-        num = [int(v) for v in system.cell_values(job["num_rows"], "numerator")]
-        den = system.cell_values(job["den_rows"], "denominator")
+        num = [int(v) for v in system.cell_values(num_rows, "numerator")]
+        den = system.cell_values(den_rows, "denominator")
         if client and any(d is None for d in den):
             raise sdc_system.LinkedSystemError("a client denominator is missing")
-        prev_cells = {system.cell_of_row[i] for i, was in enumerate(job["previous"]) if was}
-        withheld, primary, forced, rounds, lps = protect_block(
-            system, num, den, client, job["sensitive"], job["threshold"], prev_cells, job["num_rows"],
-            job["den_rows"], job["mean"],
+        prev_cells = {system.cell_of_row[i] for i, r in enumerate(idx) if job["previous"][r]}
+        held = cells_of(fixed_hidden) | cells_of(forced)
+        bounds: dict[str, dict[int, float]] = {}
+        for name, by_row in (lower_bounds or {}).items():
+            for r, v in by_row.items():
+                if r in local:
+                    c = system.cell_of_row[local[r]]
+                    bounds.setdefault(name, {})[c] = max(v, bounds.get(name, {}).get(c, 0.0))
+        withheld, primary, forced_cells, rounds, lps = protect_block(
+            system, num, den, client, job["sensitive"], job["threshold"], prev_cells, num_rows, den_rows,
+            job["mean"], fixed_hidden=held, fixed_open=cells_of(fixed_open) - held, lower_bounds=bounds,
         )
     except (TypeError, sdc_system.LinkedSystemError) as e:
         raise DisclosureError(f"{ind} {year}: {e}") from None
-    return {
-        "withheld_rows": sorted(i for c in withheld for i in system.cell_rows[c]),
-        "cells": system.n_cells, "primary": len(primary), "complementary": len(withheld) - len(primary),
-        "forced": len(forced), "kept": len((withheld - primary) & prev_cells), "rounds": rounds, "lps": lps,
-        "seconds": time.perf_counter() - t0,
+    out = {
+        "withheld_rows": sorted(idx[i] for c in withheld for i in system.cell_rows[c]),
+        "cells": system.n_cells, "primary": len(primary), "complementary": len(withheld - primary - held),
+        "forced": len(forced_cells), "kept": len((withheld - primary) & prev_cells), "rounds": rounds, "lps": lps,
     }
+    if want_bounds:
+        out["bounds"] = _bounds_up(system, idx, withheld, cells_of(fixed_hidden), num, den, client,
+                                   job["sensitive"], job["mean"])
+    return out
+
+
+def _bounds_up(system: sdc_system.LinkedSystem, idx: list[int], withheld: set[int], targets: set[int],
+               num: list[int], den: list[float | None], client: bool, sensitive: bool,
+               mean: bool) -> dict[str, dict[int, float]]:
+    """count name -> job row -> least value of a withheld count above, from this sub-table's published counts."""
+    published = [c for c in range(system.n_cells) if c not in withheld]
+    systems: dict[str, list[float | None]] = {}
+    if mean:
+        systems["denominator"] = [None if d is None else float(d) for d in den]
+    else:
+        systems["numerator"] = [float(v) for v in num]
+        if client and sensitive:
+            systems["complement"] = [None if d is None else float(d) - v for v, d in zip(num, den, strict=True)]
+    out: dict[str, dict[int, float]] = {}
+    for name, values in systems.items():
+        for c, v in sdc_modular.subset_bounds(system, published, values, sorted(targets & withheld)).items():
+            for i in system.cell_rows[c]:
+                out.setdefault(name, {})[idx[i]] = v
+    return out
+
+
+def _small(job: dict, r: int) -> bool:
+    """Row r of a job is a primary suppression (as `protect_block` decides for its cell)."""
+    t, num, den = job["threshold"], job["num_rows"][r], job["den_rows"][r]
+    if num is None or num <= t:
+        return True
+    if job["client"]:
+        return den is None or den <= t or (job["sensitive"] and not job["mean"] and den - num <= t)
+    return bool(job["sensitive"] and den is not None and den - num <= t)
+
+
+#: Rounds between the top sub-table and its parts before giving up (they agree after one or two).
+MAX_MODULAR_ROUNDS = 8
+
+
+def _protect_modular(job: dict, mod: sdc_modular.Modular) -> dict:
+    """Top sub-table, then each part with the top's decisions; again with what the parts add (withheld
+    district counts, their least values) until nothing changes (`pipelines.sdc_modular`)."""
+    keys = job["keys"]
+    top_idx, parts = sdc_modular.split_rows(keys, job["geo"], mod)
+    part_geo = [mod.parts[mod.part_of_area[next(keys[r][1] for r in rows
+                                                 if job["geo"].area_level.get(keys[r][1]) == "ward")]]
+                for rows in parts]
+    top_set = set(top_idx)
+    bounds: dict[str, dict[int, float]] = {}
+    extra: set[int] = set()
+    done: dict[tuple[int, frozenset[int]], dict] = {}
+    for _ in range(MAX_MODULAR_ROUNDS):
+        top = _protect_rows(job, top_idx, mod.top, forced=extra, lower_bounds=bounds)
+        top_withheld = set(top["withheld_rows"]) | extra
+        withheld = set(top_withheld)
+        new_bounds: dict[str, dict[int, float]] = {}
+        stats = dict(top)
+        for p, rows in enumerate(parts):
+            hidden = frozenset(r for r in rows if r in top_withheld)
+            key = (p, hidden)
+            if key not in done and not hidden and not any(_small(job, r) for r in rows):
+                done[key] = {"withheld_rows": [], "bounds": {}, "cells": 0, "primary": 0, "complementary": 0,
+                             "forced": 0, "kept": 0, "rounds": 0, "lps": 0}  # nothing to protect here
+            if key not in done:
+                done[key] = _protect_rows(job, rows, part_geo[p], fixed_hidden=hidden,
+                                          fixed_open=[r for r in rows if r in top_set and r not in hidden],
+                                          want_bounds=True)
+            res = done[key]
+            withheld.update(res["withheld_rows"])
+            for name, by_row in res["bounds"].items():
+                new_bounds.setdefault(name, {}).update(by_row)
+            for k in ("cells", "primary", "complementary", "forced", "kept", "lps"):
+                stats[k] += res[k]
+            stats["rounds"] = max(stats["rounds"], res["rounds"])
+        more = (withheld & top_set) - top_withheld
+        grown = any(v > bounds.get(name, {}).get(r, 0.0) + 1e-9
+                    for name, by_row in new_bounds.items() for r, v in by_row.items())
+        if not more and not grown:
+            stats["withheld_rows"] = sorted(withheld)
+            return stats
+        extra |= more
+        for name, by_row in new_bounds.items():
+            for r, v in by_row.items():
+                bounds.setdefault(name, {})[r] = max(v, bounds.get(name, {}).get(r, 0.0))
+    raise DisclosureError(f"{job['indicator_id']} {job['year']}: the top sub-table and its parts did not agree "
+                          f"in {MAX_MODULAR_ROUNDS} rounds")
 
 
 def suppress(

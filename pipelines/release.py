@@ -142,6 +142,12 @@ class ReleaseReader:
             {"level": level},
         )
 
+    def top_area(self) -> str | None:
+        """The code of the release's top area (its `county` level: Lincolnshire, or England in a national
+        release), None if the release has no areas."""
+        frame = self._frame("SELECT area_code FROM areas WHERE area_level = 'county' ORDER BY area_code LIMIT 1")
+        return frame["area_code"][0] if frame.height else None
+
     def partnerships(self) -> pl.DataFrame:
         """area_code, area_name of the partnership areas, in code order (LCP01, LCP02, ...)."""
         return self.areas("partnership").select("area_code", "area_name")

@@ -206,19 +206,21 @@ class RestrictedStore:
         ).fetchall()
         return [r[0][3:] for r in rows]
 
-    def scan(self, dataset: str, *, for_measures: bool = False) -> pl.DataFrame:
+    def scan(self, dataset: str, *, for_measures: bool = False, columns: set[str] | None = None) -> pl.DataFrame:
         """Every stored row of ds_<dataset>; an empty frame (client columns) if nothing is stored.
 
         `for_measures`: without person_key and supply_id, which no indicator reads (the build: the
-        64-character pseudonym was about half of the records' memory at scale, docs/scaling.md)."""
+        64-character pseudonym was about half of the records' memory at scale, docs/scaling.md);
+        `columns`: only these of the stored columns (the fields the dataset's indicators read)."""
         table = _table(dataset)
         if dataset not in self.datasets():
             return pl.DataFrame(schema={"supply_id": pl.String(), **CLIENT_COLUMNS})
-        if for_measures:
+        if for_measures or columns is not None:
             cols = [r[0] for r in self.con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
                 [table.strip('"')]).fetchall()]
-            keep = [_quote(c) for c in cols if c not in ("person_key", "supply_id")]
+            keep = [_quote(c) for c in cols if (c not in ("person_key", "supply_id") or not for_measures)
+                    and (columns is None or c in columns)]
             return self._query(f"SELECT {', '.join(keep)} FROM {table}")
         return self._query(f"SELECT * FROM {table}")
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines import config, geography, publish, sdc_system
+from pipelines import config, geography, publish, sdc_modular, sdc_system
 from pipelines.disclosure import block_rows, geography_of
 from pipelines.sdc_system import build_system
 
@@ -249,6 +249,7 @@ def attack_values(values: pl.DataFrame, indicators: pl.DataFrame, lookup: pl.Dat
     worker processes when there is enough work: `sdc_system.run_jobs`)."""
     meta = _meta(indicators)
     geo = geography_of(lookup)
+    modular = sdc_modular.modular_of(geo)  # None: the whole geography is one linked system
     supp = values["suppressed"].fill_null(False).to_list()
     nums = values["numerator"].to_list()
     dens = values["denominator"].to_list()
@@ -260,7 +261,8 @@ def attack_values(values: pl.DataFrame, indicators: pl.DataFrame, lookup: pl.Dat
             report.add("consistency", f"{ind}: values for an indicator not in `indicators`")
             continue
         jobs.append({
-            "indicator_id": ind, "year": year, "keys": keys, "geo": geo, "meta": meta[ind], "threshold": threshold,
+            "indicator_id": ind, "year": year, "keys": keys, "geo": geo, "modular": modular, "meta": meta[ind],
+            "threshold": threshold,
             "exact": exact, "suppressed": [supp[r] for r in rows], "num_rows": [nums[r] for r in rows],
             "den_rows": [dens[r] for r in rows], "num2_rows": [nums2[r] for r in rows] if nums2 is not None else None,
             "den2_rows": [dens2[r] for r in rows] if dens2 is not None else None,
@@ -275,14 +277,61 @@ def attack_values(values: pl.DataFrame, indicators: pl.DataFrame, lookup: pl.Dat
 
 
 def audit_job(job: dict) -> AuditReport:
-    """The attacker over one block (runs in a worker process); a partial report."""
-    ind, year, threshold, m = job["indicator_id"], job["year"], job["threshold"], job["meta"]
+    """The attacker over one block (runs in a worker process); a partial report. A block over a split
+    geography (`job["modular"]`) is attacked part by part, then at the top with what the parts' published
+    counts say about their districts' (`pipelines.sdc_modular`)."""
+    ind, year = job["indicator_id"], job["year"]
     report = AuditReport(f"{ind} {year}")
+    mod = job.get("modular")
+    if mod is None:
+        _audit_rows(job, list(range(len(job["keys"]))), job["geo"], report)
+        return report
+    top_idx, parts = sdc_modular.split_rows(job["keys"], job["geo"], mod)
+    bounds: dict[str, dict[int, float]] = {}
+    geos = []
+    linked: set[int] = set()  # withheld district and partnership rows of parts with withheld wards
+    for rows in parts:
+        ward = next(job["keys"][r][1] for r in rows if job["geo"].area_level.get(job["keys"][r][1]) == "ward")
+        geos.append(mod.parts[mod.part_of_area[ward]])
+        for name, by_row in _audit_rows(job, rows, geos[-1], report, want_bounds=True).items():
+            bounds.setdefault(name, {}).update(by_row)
+        hidden = [r for r in rows if job["suppressed"][r]]
+        if any(job["geo"].area_level.get(job["keys"][r][1]) == "ward" for r in hidden):
+            linked.update(r for r in hidden if job["geo"].area_level.get(job["keys"][r][1]) != "ward")
+    # the top, knowing what the parts' wards say (at least their sum); then each part again, knowing
+    # what the top says about its withheld district counts (their exact intervals there)
+    intervals: dict[str, dict[int, tuple[float, float]]] = {}
+    _audit_rows(job, top_idx, mod.top, report, lower_bounds=bounds, intervals_for=linked, intervals=intervals)
+    if intervals:
+        for rows, geo in zip(parts, geos, strict=True):
+            if any(r in linked for r in rows):
+                _audit_rows(job, rows, geo, report, known_intervals=intervals)
+    report.findings = list({(f.kind, f.message): f for f in report.findings}.values())  # found twice: one finding
+    return report
+
+
+def _audit_rows(job: dict, idx: list[int], geo: sdc_system.Geography, report: AuditReport,
+                lower_bounds: dict[str, dict[int, float]] | None = None,
+                want_bounds: bool = False, intervals_for: set[int] | None = None,
+                intervals: dict[str, dict[int, tuple[float, float]]] | None = None,
+                known_intervals: dict[str, dict[int, tuple[float, float]]] | None = None,
+                ) -> dict[str, dict[int, float]]:
+    """Attack the rows `idx` of a job (all, or one sub-table) over `geo`, into `report`. `lower_bounds`:
+    count name -> row -> least value known from below; `want_bounds`: return the same for this
+    sub-table's withheld district and partnership counts, from its published counts. `intervals_for`:
+    withheld rows whose exact interval goes into `intervals` (name -> row -> (lo, hi));
+    `known_intervals`: intervals the attacker knows (from the table above)."""
+    ind, year, threshold, m = job["indicator_id"], job["year"], job["threshold"], job["meta"]
+    sub = {k: (None if job[k] is None else [job[k][i] for i in idx])
+           for k in ("suppressed", "num_rows", "den_rows", "num2_rows", "den2_rows")}
+    up: dict[str, dict[int, float]] = {}
     try:
-        s = build_system(job["keys"], job["geo"])
+        s = build_system([job["keys"][i] for i in idx], geo)
     except sdc_system.LinkedSystemError as e:
         report.add("consistency", f"{ind} {year}: {e}")
-        return report
+        return up
+    job = {**job, **sub}
+    local = {r: i for i, r in enumerate(idx)}
     # rows merged into one cell (the same count under two names) must share their status
     hidden_rows = job["suppressed"]
     cell_hidden = [False] * s.n_cells
@@ -300,7 +349,7 @@ def audit_job(job: dict) -> AuditReport:
             den_cells = s.cell_values([None if d is None else float(d) for d in den_rows], "denominator")
         except sdc_system.LinkedSystemError as e:
             report.add("consistency", f"{ind} {year}: {e}")
-            return report
+            return up
         structural = {c for c in range(s.n_cells) if cell_hidden[c] and den_cells[c] == 0}
     withheld = [c for c in range(s.n_cells) if cell_hidden[c] and c not in structural]
     published = [c for c in range(s.n_cells) if not cell_hidden[c]]
@@ -320,14 +369,37 @@ def audit_job(job: dict) -> AuditReport:
             continue
         if not withheld or not attack:
             continue
+        if want_bounds:
+            tops = [c for c in withheld if s.cell_level[c] < sdc_system.LEVEL_RANK["ward"]]
+            for c, v in sdc_modular.subset_bounds(s, published, cell_vals, tops).items():
+                for i in s.cell_rows[c]:
+                    up.setdefault(name, {})[idx[i]] = v
+        bounds: dict[int, float] = {}
+        uppers: dict[int, float] = {}
+        for r, v in (lower_bounds or {}).get(name, {}).items():
+            if r in local:
+                c = s.cell_of_row[local[r]]
+                bounds[c] = max(v, bounds.get(c, 0.0))
+        for r, (lo, hi) in (known_intervals or {}).get(name, {}).items():
+            if r in local:
+                c = s.cell_of_row[local[r]]
+                bounds[c] = max(lo, bounds.get(c, 0.0))
+                uppers[c] = min(hi, uppers.get(c, np.inf))
         limits = None
         if with_limit and den_cells is not None:
             limits = [den_cells[c] - threshold - 1 if den_cells[c] is not None and den_cells[c] > threshold
                       else np.inf for c in withheld]  # a population of 10 or less is public knowledge
         try:
             attacker = sdc_system.Attacker(s, published, [cell_vals[c] for c in published], withheld, threshold,
-                                           lo_limits=limits, known_zero=sorted(structural))
+                                           lo_limits=limits, known_zero=sorted(structural),
+                                           lower_bounds=sorted(bounds.items()), upper_bounds=sorted(uppers.items()))
             result = attacker.run(exact_all=job["exact"])
+            if intervals_for and intervals is not None:
+                position = {c: i for i, c in enumerate(attacker.withheld)}
+                for r in sorted(intervals_for):
+                    c = s.cell_of_row[local[r]] if r in local else None
+                    if c is not None and c in position and not attacker.lumped.partial[c]:
+                        intervals.setdefault(name, {})[r] = attacker.exact_interval(attacker.check_of[position[c]])
         except sdc_system.LinkedSystemError as e:
             report.add("consistency", f"{ind} {year} {name}: {e}")
             continue
@@ -345,7 +417,7 @@ def audit_job(job: dict) -> AuditReport:
                    else "complement shown to be small")
             report.add("disclosure", f"{ind} {period} {area} {breakdown}: withheld {name} {why} "
                                      f"(feasible {chk.lo:g} to {chk.hi:g})")
-    return report
+    return up
 
 
 # --------------------------------------------------------------------------- information loss

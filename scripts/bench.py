@@ -29,6 +29,7 @@ Add a section by writing `def bench_<name>(args) -> None` and listing it in SECT
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -368,8 +369,6 @@ def _step(env: dict, log: Path, *cmd: str) -> tuple[float, float, float]:
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"lcp {cmd[0]} failed; see {log}:\n{log.read_text()[-3000:]}")
-    import json
-
     rss = json.loads(out.read_text())
     return seconds, _rss_mb(rss["self"]), _rss_mb(rss["children"])
 
@@ -386,6 +385,11 @@ for t in tables:
 rows = con.execute(f"SELECT ward_code, count(*) FROM ({' UNION ALL '.join(parts)}) GROUP BY ward_code").fetchall()
 print(time.perf_counter() - t0, sum(n for _, n in rows), len(rows))
 """
+
+
+def _load_steps(work: Path) -> dict[str, list[float]]:
+    path = work / "steps.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -463,12 +467,24 @@ def bench_scale(args) -> None:
     s = args.scale
     try:
         mem = {}
-        t_demo, mem["demo"], _ = _step(env, work / "demo.log", "demo", "--scale", s, "--out", str(supplies))
+        done = _load_steps(work) if args.reuse else {}
+
+        def step(name: str, *cmd: str) -> tuple[float, float, float]:
+            """One step, or its recorded figures when --reuse finds it already done in this workdir."""
+            if name in done:
+                print(f"scale {s}: {name}: reusing the run recorded in {work / 'steps.json'}")
+                return tuple(done[name])
+            result = _step(env, work / f"{name}.log", *cmd)
+            done[name] = list(result)
+            (work / "steps.json").write_text(json.dumps(done))
+            return result
+
+        t_demo, mem["demo"], _ = step("demo", "demo", "--scale", s, "--out", str(supplies))
         files = [f for f in supplies.rglob("*") if f.suffix in (".csv", ".xlsx")]
         size = sum(f.stat().st_size for f in files)
         shape = "; ".join((work / "demo.log").read_text().strip().splitlines())
         print(f"scale {s}: lcp demo: {shape}; {size / 1e6:,.0f} MB in {t_demo:.1f}s")
-        t_ingest, mem["ingest"], _ = _step(env, work / "ingest.log", "ingest", str(supplies))
+        t_ingest, mem["ingest"], _ = step("ingest", "ingest", str(supplies))
         store = data / "restricted" / "store.duckdb"
         con = duckdb.connect(str(store), read_only=True)
         try:
@@ -477,7 +493,11 @@ def bench_scale(args) -> None:
             con.close()
         print(f"scale {s}: ingest {rows:,} rows in {t_ingest:.1f}s = {rows / t_ingest:,.0f} rows/s "
               f"(store {store.stat().st_size / 1e6:,.0f} MB)")
-        t_build, mem["build"], mem["build worker"] = _step(env, work / "build.log", "build")
+        if args.stop_after == "ingest":
+            print(f"scale {s}: stopped after ingest (--stop-after ingest); the store is in {store.parent}")
+            return
+        done.pop("build", None)  # the build is what is measured: always run again
+        t_build, mem["build"], mem["build worker"] = step("build", "build")
         proc = subprocess.run([sys.executable, "-c", _FLOOR, str(store)], cwd=ROOT, env=env, capture_output=True,
                               text=True, check=True)
         floor, floor_rows, floor_wards = proc.stdout.split()
@@ -487,7 +507,7 @@ def bench_scale(args) -> None:
               f"count by ward, {int(floor_wards):,} wards) {floor:.2f}s; ratio {t_build / floor:,.0f}x "
               f"({goal} the 3x goal)")
         for line in (work / "build.log").read_text().splitlines():
-            if line.startswith(("release ", "suppression", "audit of")):
+            if line.startswith(("release ", "disclosure:", "audit of")):
                 print(f"scale {s}:   {line[:220]}")
         peak = max(mem.values())
         print(f"scale {s}: peak memory (max RSS) " + ", ".join(f"{k} {v:,.0f} MB" for k, v in mem.items())
@@ -545,6 +565,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="scale section: the demo county, 10x its wards, or England-size (7,000 wards; hours)")
     p.add_argument("--workdir", help="scale section: keep the supplies, stores and release here (default: a temp folder)")
     p.add_argument("--reps", type=int, default=20, help="scale section: page loads timed per page")
+    p.add_argument("--reuse", action="store_true",
+                   help="scale section: reuse the demo and ingest already done in --workdir (their recorded figures)")
+    p.add_argument("--stop-after", choices=["ingest"], help="scale section: stop after this step")
     p.add_argument("--skip-briefs", action="store_true", help="scale section: do not time `lcp brief --all`")
     args = p.parse_args(argv)
     for name in args.only or list(SECTIONS):

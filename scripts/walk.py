@@ -35,7 +35,8 @@ def views() -> list[str]:
     con = open_release()
     try:
         reader = ReleaseReader(con)
-        areas = [config.COUNTY_CODE, *reader.partnerships()["area_code"].to_list()]
+        top = reader.top_area() or config.COUNTY_CODE
+        areas = [top, *reader.partnerships()["area_code"].to_list()]
         wards = reader.areas("ward")["area_code"].to_list()
         indicators = reader.indicators()["indicator_id"].to_list()
     finally:
@@ -47,7 +48,7 @@ def views() -> list[str]:
         for page in pages:
             out.append(f"/{page}?area={area}")
     for level in ("ward", "district", "partnership"):
-        out.append(f"/map?area={config.COUNTY_CODE}&level={level}&indicator=NI+56&colour=rag")
+        out.append(f"/map?area={top}&level={level}&indicator=NI+56&colour=rag")
         out.append(f"/indicator?indicator=NI+56&area={areas[1]}&level={level}")
     out += [f"/profile?area={w}" for w in wards[:5]]
     out += [f"/indicator?indicator={i.replace(' ', '+')}&area={areas[1]}" for i in indicators]

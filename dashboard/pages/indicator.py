@@ -30,6 +30,7 @@ def values_table(frame: pl.DataFrame, unit: str, label: str = "Area", name_col: 
 
 common.ensure_app_entry()
 key = common.require_release()
+top = common.top_area(key)  # Lincolnshire, or England in a national release
 common.print_css()
 st.title("Indicator detail")
 
@@ -46,7 +47,7 @@ c1, c2 = st.columns([3, 2])
 with c1:
     indicator = common.url_choice("indicator", "Indicator", list(meta), format_func=lambda i: f"{i}: {meta[i]['title']}")
 with c2:
-    area = common.url_choice("area", "Area", options, default=config.COUNTY_CODE, format_func=labels.get)
+    area = common.url_choice("area", "Area", options, default=top, format_func=labels.get)
 ind = meta[indicator]
 unit = ind["unit"]
 years = [p for p in common.periods(key, indicator) if len(p) == 7]
@@ -69,7 +70,7 @@ st.markdown(f"**{indicator} {ind['title']}** · {labels[area]} · unit: {unit} �
 # ---- trend
 st.subheader("Trend")
 trend = common.series(key, area, indicator).tail(5)
-county = common.series(key, config.COUNTY_CODE, indicator).tail(5) if area != config.COUNTY_CODE else None
+county = common.series(key, top, indicator).tail(5) if area != top else None
 trend_fig = charts.trend_chart(trend, unit, title=f"{name}: last {trend.height} years", polarity=ind["polarity"],
                                area_name=name, county=county)
 st.plotly_chart(trend_fig, width="stretch", theme=None, key="trend", config={"displaylogo": False})
@@ -94,13 +95,13 @@ values = common.level_values(key, indicator, period, level)
 highlight = [area] if area_level == level else (
     common.area_lookup(key).filter(pl.col("partnership_code") == area)["ward_code"].to_list()
     if level == "ward" and area_level == "partnership" else [])
-england = common.reader(key).scorecard(config.COUNTY_CODE, period).filter(pl.col("indicator_id") == indicator)["benchmark_value"]
+england = common.reader(key).scorecard(top, period).filter(pl.col("indicator_id") == indicator)["benchmark_value"]
 england_value = england[0] if england.len() else None
 st.subheader(f"{LEVEL_CHOICES[level]} compared, {period}")
 left, right = st.columns(2)
 with left:
     limits = common.funnel(key, indicator, period, level)
-    county_row = common.series(key, config.COUNTY_CODE, indicator).filter(pl.col("period") == period)
+    county_row = common.series(key, top, indicator).filter(pl.col("period") == period)
     centre = county_row["value"][0] if county_row.height and not county_row["suppressed"][0] else None
     funnel_fig = charts.funnel_plot(values, unit, limits=limits, centre=centre, highlight=highlight,
                                     title="Funnel plot", level_name=LEVEL_CHOICES[level].lower())

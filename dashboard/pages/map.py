@@ -25,6 +25,7 @@ HOW = {
 
 common.ensure_app_entry()
 key = common.require_release()
+top = common.top_area(key)  # Lincolnshire, or England in a national release
 common.print_css()
 st.title("Map")
 
@@ -56,9 +57,9 @@ with c4:
     )
 with c5:
     area = common.url_choice(
-        "area", "Partnership area (outlined)", list(choices), default=config.COUNTY_CODE, format_func=choices.get
+        "area", "Partnership area (outlined)", list(choices), default=top, format_func=choices.get
     )
-    is_county = area == config.COUNTY_CODE
+    is_county = area == top
     view = common.url_choice(
         "view", "Show", list(VIEW_CHOICES), default="county", format_func=VIEW_CHOICES.get,
         widget=st.radio, horizontal=True, disabled=is_county or level != "ward",

@@ -44,6 +44,7 @@ def profile_table(frame: pl.DataFrame, rules: dict[str, str] | None) -> pl.DataF
 
 common.ensure_app_entry()
 key = common.require_release()
+top = common.top_area(key)  # Lincolnshire, or England in a national release
 common.print_css()
 st.title("Locality profile")
 
@@ -52,7 +53,7 @@ wards = all_areas.filter(pl.col("area_level") == "ward")
 options = [*common.area_choices(key)] + wards["area_code"].to_list()
 labels = {c: common.area_label(key, c) for c in options}
 area = common.url_choice("area", "Area (a partnership area, or type a ward's name)", options,
-                         default=config.COUNTY_CODE, format_func=labels.get)
+                         default=top, format_func=labels.get)
 level = all_areas.filter(pl.col("area_code") == area)["area_level"][0]
 frame = common.profile(key, area)
 if frame.is_empty():

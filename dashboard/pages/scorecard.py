@@ -88,6 +88,7 @@ def styled(table: pl.DataFrame):
 
 common.ensure_app_entry()
 key = common.require_release()
+top = common.top_area(key)  # Lincolnshire, or England in a national release
 common.print_css()
 st.title("Overview")
 
@@ -98,7 +99,7 @@ outcomes = [o for o in inds["ecm_outcome"].unique(maintain_order=True).to_list()
 c1, c2, c3, c4 = st.columns([2, 1, 1.4, 1.2])
 with c1:
     area = common.url_choice(
-        "area", "Partnership area", list(choices), default=config.COUNTY_CODE, format_func=choices.get
+        "area", "Partnership area", list(choices), default=top, format_func=choices.get
     )
 with c2:
     period = common.url_choice(
