@@ -38,7 +38,6 @@ import polars as pl
 from pipelines import sdc_modular, sdc_system
 from pipelines.sdc_system import Attacker, Geography, build_system, gauss_secondary
 
-KEY = ("indicator_id", "period", "area_code", "breakdown")
 MAX_ROUNDS = 60
 
 
@@ -86,19 +85,59 @@ class Block:
     system: sdc_system.LinkedSystem
 
 
+@dataclass
+class BlockIndex:
+    """Where every indicator x period-year block's rows are, without materialising their keys."""
+
+    ordered: pl.DataFrame  # _row, period, area_code, breakdown: rows in block order, keys sorted in a block
+    groups: list[tuple[str, str, int, int]]  # (indicator_id, year, start, end) into `ordered`
+
+    def rows(self, g: int) -> np.ndarray:
+        _, _, start, end = self.groups[g]
+        return self.ordered["_row"][start:end].to_numpy()
+
+    def keys(self, g: int) -> list[tuple[str, str, str]]:
+        _, _, start, end = self.groups[g]
+        part = self.ordered.slice(start, end - start)
+        return list(zip(part["period"].to_list(), part["area_code"].to_list(), part["breakdown"].to_list(), strict=True))
+
+
+def block_index(frame: pl.DataFrame) -> BlockIndex:
+    """The blocks of rows (indicator_id, period, area_code, breakdown, ...), in (indicator, year) order."""
+    ordered = (
+        frame.select("indicator_id", "period", "area_code", "breakdown").with_row_index("_row")
+        .with_columns(pl.col("period").str.split(" ").list.first().alias("_year"))
+        .sort("indicator_id", "_year", "period", "area_code", "breakdown")
+    )
+    sizes = ordered.group_by("indicator_id", "_year", maintain_order=True).agg(pl.len().alias("n"))
+    groups, start = [], 0
+    for ind, year, n in sizes.iter_rows():
+        groups.append((ind, year, start, start + n))
+        start += n
+    return BlockIndex(ordered.select("_row", "period", "area_code", "breakdown"), groups)
+
+
 def block_rows(frame: pl.DataFrame) -> list[tuple[str, str, np.ndarray, list[tuple[str, str, str]]]]:
     """(indicator_id, year, row positions, row keys (period, area_code, breakdown)) of every indicator x
     period-year block, in (indicator, year) order; the keys sorted."""
-    keyed = frame.select("indicator_id", "period", "area_code", "breakdown").with_row_index("_row").with_columns(
-        pl.col("period").str.split(" ").list.first().alias("_year")
+    index = block_index(frame)
+    return [(ind, year, index.rows(g), index.keys(g)) for g, (ind, year, _, _) in enumerate(index.groups)]
+
+
+def previous_flags(frame: pl.DataFrame, previous: pl.DataFrame | None) -> np.ndarray:
+    """Per row of `frame`: withheld in the last release (an indicator id `X #...` matches `X`)."""
+    if previous is None or not previous.height:
+        return np.zeros(frame.height, dtype=bool)
+    prev = previous.filter(pl.col("suppressed").fill_null(False)).select(
+        pl.col("indicator_id").alias("_base"), "period", "area_code", "breakdown").unique()
+    flags = (
+        frame.select("indicator_id", "period", "area_code", "breakdown").with_row_index("_row")
+        .with_columns(pl.col("indicator_id").str.split(" #").list.first().alias("_base"))
+        .join(prev.with_columns(pl.lit(True).alias("_prev")), on=["_base", "period", "area_code", "breakdown"],
+              how="left")
+        .sort("_row")["_prev"].fill_null(False)
     )
-    out = []
-    for (ind, year), grp in keyed.group_by("indicator_id", "_year", maintain_order=True):
-        grp = grp.sort("period", "area_code", "breakdown")
-        keys = list(zip(grp["period"].to_list(), grp["area_code"].to_list(), grp["breakdown"].to_list(), strict=True))
-        out.append((ind, year, grp["_row"].to_numpy(), keys))
-    out.sort(key=lambda b: (b[0], b[1]))
-    return out
+    return flags.to_numpy()
 
 
 def build_block(indicator_id: str, year: str, rows: np.ndarray, keys, geo: Geography) -> Block:
@@ -312,29 +351,33 @@ def suppress_with_report(
     started = time.perf_counter()
     report = SuppressionReport(rows=counts.height)
     meta = {r["indicator_id"]: r for r in indicators.iter_rows(named=True)}
-    prev_keys: set[tuple[str, str, str, str]] = set()
-    if previous is not None and previous.height:
-        prev_keys = set(previous.filter(pl.col("suppressed").fill_null(False)).select(*KEY).iter_rows())
     geo = geography_of(hierarchy)
     modular = sdc_modular.modular_of(geo)  # None: the whole geography is one linked system
     suppressed = np.zeros(counts.height, dtype=bool)
-    nums = counts["numerator"].to_list()
-    dens = counts["denominator"].to_list()
-    jobs = []
-    for ind, year, rows, keys in block_rows(counts):
+    nums = counts["numerator"].cast(pl.Float64).to_numpy()
+    dens = counts["denominator"].cast(pl.Float64).to_numpy()
+    was = previous_flags(counts, previous)
+    index = block_index(counts)
+
+    def job(g: int) -> dict:  # made when submitted (LazyJobs): a few blocks in memory at a time
+        ind, year, _, _ = index.groups[g]
+        rows = index.rows(g)
         m = meta[ind]
         client = m["denominator_kind"] == "client"
-        base = ind.split(" #")[0]
-        jobs.append({
-            "indicator_id": ind, "year": year, "keys": keys, "geo": geo, "modular": modular, "threshold": threshold,
-            "client": client, "sensitive": bool(m.get("sensitive") or False), "mean": m.get("ci_method") == "mean_t",
-            "num_rows": [None if nums[r] is None else float(nums[r]) for r in rows],
-            "den_rows": [None if dens[r] is None else float(round(dens[r]) if client else dens[r]) for r in rows],
-            "previous": [(base, *k) in prev_keys for k in keys],
-        })
-    blocks = block_rows(counts)
-    results = sdc_system.run_jobs(protect_job, jobs, [len(j["keys"]) for j in jobs])
-    for (_, _, rows, _), job, res in zip(blocks, jobs, results, strict=True):
+        num = [None if np.isnan(v) else float(v) for v in nums[rows]]
+        den = [None if np.isnan(v) else float(round(v) if client else v) for v in dens[rows]]
+        return {
+            "indicator_id": ind, "year": year, "keys": index.keys(g), "geo": geo, "modular": modular,
+            "threshold": threshold, "client": client, "sensitive": bool(m.get("sensitive") or False),
+            "mean": m.get("ci_method") == "mean_t", "num_rows": num, "den_rows": den,
+            "previous": was[rows].tolist(),
+        }
+
+    jobs = sdc_system.LazyJobs(len(index.groups), job)
+    results = sdc_system.run_jobs(protect_job, jobs, [end - start for _, _, start, end in index.groups])
+    for g, res in enumerate(results):
+        ind, year, _, _ = index.groups[g]
+        rows = index.rows(g)
         suppressed[rows[res["withheld_rows"]]] = True
         report.cells += res["cells"]
         report.primary += res["primary"]
@@ -344,7 +387,7 @@ def suppress_with_report(
         report.rounds = max(report.rounds, res["rounds"])
         report.lps += res["lps"]
         report.blocks += 1
-        report.block_seconds[f"{job['indicator_id']} {job['year']}"] = res["seconds"]
+        report.block_seconds[f"{ind} {year}"] = res["seconds"]
     kinds = indicators.select("indicator_id", "denominator_kind")
     out = (
         counts.with_columns(pl.Series("suppressed", suppressed))

@@ -99,6 +99,18 @@ def period_expr(basis: str, date_col: str = "event_date") -> pl.Expr:
     ).alias("period")
 
 
+def period_start_expr(basis: str, date_col: str = "event_date") -> pl.Expr:
+    """The calendar year in which the record's financial or academic year starts (Int32)."""
+    d = pl.col(date_col)
+    year = d.dt.year().cast(pl.Int32)
+    return pl.when(d.dt.month().cast(pl.Int32) >= _PERIOD_START_MONTH[basis]).then(year).otherwise(year - 1)
+
+
+def year_label_expr(start: pl.Expr) -> pl.Expr:
+    """2023 -> '2023/24' (as `year_label`)."""
+    return pl.concat_str([start.cast(pl.String), pl.lit("/"), ((start + 1) % 100).cast(pl.String).str.zfill(2)])
+
+
 def quarter_expr(basis: str, date_col: str = "event_date") -> pl.Expr:
     """Quarter 1-4 of the period year (Q1 = April-June, or September-November for an academic year)."""
     m = pl.col(date_col).dt.month().cast(pl.Int32)
@@ -252,22 +264,33 @@ def indicator_counts(
         keep = keep & pl.col(spec.sum_field).is_not_null()
     dims = spec.published_breakdowns
     rule = spec.age_rule
-    attrs = [period_expr(spec.period_basis).alias("_year"), quarter_expr(spec.period_basis).alias("_q")]
+    # per record only numbers (start year, quarter, age, ethnicity code), never a label: at national
+    # scale (22 million records in one dataset) a string column per record was gigabytes; the labels
+    # are made after the first count, on a few thousand rows per ward
+    attrs = [period_start_expr(spec.period_basis).alias("_ys"), quarter_expr(spec.period_basis).alias("_q")]
     if rule:
         attrs.append(age_expr(rule, columns).alias("_age"))
     cohort = records.with_columns(attrs)
     if rule:
         keep = keep & pl.col("_age").is_between(rule.min, rule.max).fill_null(False)
-    cohort = cohort.filter(keep.fill_null(False) & pl.col("_year").is_in(periods))
+    starts = sorted({int(p[:4]) for p in periods})
+    cohort = cohort.filter(keep.fill_null(False) & pl.col("_ys").is_in(starts))
     keys = ["_year", "_q", "ward_code", "sex"]
-    extra_attrs = []
+    record_keys = ["_ys", "_q", "ward_code", "sex"]
+    labels_after = [year_label_expr(pl.col("_ys")).alias("_year"),
+                    pl.col("ward_code").cast(pl.String), pl.col("sex").cast(pl.String)]  # categoricals in a build
     if "ethnicity" in dims:
-        extra_attrs.append(ethnic_group_expr().alias("_eth"))
+        record_keys.append("ethnicity")
+        labels_after.append(ethnic_group_expr().alias("_eth"))
         keys.append("_eth")
     if "age" in dims and rule:
-        extra_attrs.append(band_expr(rule, pl.col("_age")).alias("_band"))
+        record_keys.append("_age")
+        labels_after.append(band_expr(rule, pl.col("_age")).alias("_band"))
         keys.append("_band")
-    base = cohort.with_columns(*extra_attrs, *_record_measures(spec)).group_by(keys).agg(_sums(spec))
+    base = (
+        cohort.with_columns(*_record_measures(spec)).group_by(record_keys).agg(_sums(spec))
+        .with_columns(labels_after).group_by(keys).agg(_sums(spec))
+    )
 
     pmap = period_map(spec, periods).lazy()
     pkeys = ["period"] + keys[2:]

@@ -36,6 +36,9 @@ _SQL_TYPES: dict[type[pl.DataType] | pl.DataType, str] = {
     pl.Boolean: "BOOLEAN",
 }
 
+#: Rows per batch when the build reads a dataset (`scan(..., for_measures=True)`).
+SCAN_BATCH_ROWS = 1_000_000
+
 #: The columns every client-level ds_<dataset> table starts with (after supply_id), in order.
 CLIENT_COLUMNS: dict[str, pl.DataType] = {
     "person_key": pl.String(),
@@ -219,9 +222,23 @@ class RestrictedStore:
             cols = [r[0] for r in self.con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
                 [table.strip('"')]).fetchall()]
-            keep = [_quote(c) for c in cols if (c not in ("person_key", "supply_id") or not for_measures)
+            keep = [c for c in cols if (c not in ("person_key", "supply_id") or not for_measures)
                     and (columns is None or c in columns)]
-            return self._query(f"SELECT {', '.join(keep)} FROM {table}")
+            sql = f"SELECT {', '.join(_quote(c) for c in keep)} FROM {table}"
+            if not for_measures:
+                return self._query(sql)
+            # the build: read in batches, ward and sex as categoricals, so that the largest dataset
+            # (22 million rows nationally) needs about two thirds of the memory of one Arrow copy
+            small = [c for c in ("ward_code", "sex") if c in keep]
+            rel = self.con.sql(sql)
+            try:
+                parts = [pl.from_arrow(batch).with_columns(pl.col(small).cast(pl.Categorical))
+                         for batch in rel.arrow(SCAN_BATCH_ROWS)]
+            finally:
+                rel.close()
+            if not parts:
+                return self._query(sql)
+            return pl.concat(parts)
         return self._query(f"SELECT * FROM {table}")
 
     def supplies(self) -> pl.DataFrame:

@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from pipelines import config, geography, publish, sdc_modular, sdc_system
-from pipelines.disclosure import block_rows, geography_of
+from pipelines.disclosure import block_index, geography_of
 from pipelines.sdc_system import build_system
 
 LEVELS = ("ward", "district", "partnership", "county")
@@ -250,24 +250,34 @@ def attack_values(values: pl.DataFrame, indicators: pl.DataFrame, lookup: pl.Dat
     meta = _meta(indicators)
     geo = geography_of(lookup)
     modular = sdc_modular.modular_of(geo)  # None: the whole geography is one linked system
-    supp = values["suppressed"].fill_null(False).to_list()
-    nums = values["numerator"].to_list()
-    dens = values["denominator"].to_list()
-    nums2 = values["numerator_2"].to_list() if "numerator_2" in values.columns else None
-    dens2 = values["denominator_2"].to_list() if "denominator_2" in values.columns else None
-    jobs = []
-    for ind, year, rows, keys in block_rows(values):
-        if ind not in meta:
-            report.add("consistency", f"{ind}: values for an indicator not in `indicators`")
-            continue
-        jobs.append({
-            "indicator_id": ind, "year": year, "keys": keys, "geo": geo, "modular": modular, "meta": meta[ind],
-            "threshold": threshold,
-            "exact": exact, "suppressed": [supp[r] for r in rows], "num_rows": [nums[r] for r in rows],
-            "den_rows": [dens[r] for r in rows], "num2_rows": [nums2[r] for r in rows] if nums2 is not None else None,
-            "den2_rows": [dens2[r] for r in rows] if dens2 is not None else None,
-        })
-    for res in sdc_system.run_jobs(audit_job, jobs, [len(j["keys"]) for j in jobs]):
+    supp = values["suppressed"].fill_null(False).to_numpy()
+
+    def column(name: str) -> np.ndarray | None:
+        return values[name].cast(pl.Float64).to_numpy() if name in values.columns else None
+
+    nums, dens, nums2, dens2 = column("numerator"), column("denominator"), column("numerator_2"), column("denominator_2")
+    index = block_index(values)
+    known = [g for g, (ind, *_rest) in enumerate(index.groups) if ind in meta]
+    for ind in dict.fromkeys(ind for ind, *_rest in index.groups if ind not in meta):
+        report.add("consistency", f"{ind}: values for an indicator not in `indicators`")
+
+    def part(arr: np.ndarray | None, rows: np.ndarray) -> list[float | None] | None:
+        return None if arr is None else [None if np.isnan(v) else float(v) for v in arr[rows]]
+
+    def job(k: int) -> dict:  # made when submitted (LazyJobs): a few blocks in memory at a time
+        g = known[k]
+        ind, year, _, _ = index.groups[g]
+        rows = index.rows(g)
+        return {
+            "indicator_id": ind, "year": year, "keys": index.keys(g), "geo": geo, "modular": modular,
+            "meta": meta[ind], "threshold": threshold, "exact": exact, "suppressed": supp[rows].tolist(),
+            "num_rows": part(nums, rows), "den_rows": part(dens, rows), "num2_rows": part(nums2, rows),
+            "den2_rows": part(dens2, rows),
+        }
+
+    jobs = sdc_system.LazyJobs(len(known), job)
+    weights = [index.groups[g][3] - index.groups[g][2] for g in known]
+    for res in sdc_system.run_jobs(audit_job, jobs, weights):
         report.blocks += 1
         report.counts_checked += res.counts_checked
         report.lp_checks += res.lp_checks

@@ -30,12 +30,13 @@ learn about every withheld count from the published ones.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,19 +62,50 @@ def workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def run_jobs(fn: Callable, jobs: list, weights: Sequence[float] | None = None, min_work: float = 20_000) -> list:
+class LazyJobs(Sequence):
+    """Jobs made when they are taken (`make(i)`), so that a run over every indicator-year of a national
+    release holds a few blocks' inputs in memory, not all of them."""
+
+    def __init__(self, n: int, make: Callable[[int], object]):
+        self.n, self.make = n, make
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return self.make(i)
+
+
+def run_jobs(fn: Callable, jobs: Sequence, weights: Sequence[float] | None = None, min_work: float = 20_000) -> list:
     """[fn(job) for job in jobs], in worker processes when there is enough work (`weights` summing to
     `min_work` or more) and more than one worker. Spawned, not forked (polars runs threads), largest
-    jobs first; results in the order of `jobs`; an exception in a job is raised here."""
+    jobs first, at most two per worker queued at a time (each job is taken from `jobs` only when it is
+    submitted: see LazyJobs); results in the order of `jobs`; an exception in a job is raised here."""
     n = workers()
     total = sum(weights) if weights is not None else len(jobs) * min_work
     if n <= 1 or len(jobs) < 2 or total < min_work:
         return [fn(j) for j in jobs]
-    order = sorted(range(len(jobs)), key=lambda i: -(weights[i] if weights is not None else 0))
+    order = iter(sorted(range(len(jobs)), key=lambda i: -(weights[i] if weights is not None else 0)))
+    results: list = [None] * len(jobs)
     with ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as ex:
-        with main_hidden():  # workers start on the first submits (pipelines.workers)
-            futures = {i: ex.submit(fn, jobs[i]) for i in order}
-        return [futures[i].result() for i in range(len(jobs))]
+        pending = {}
+        try:
+            with main_hidden():  # workers start on the first submits (pipelines.workers)
+                for i in itertools.islice(order, 2 * n):
+                    pending[ex.submit(fn, jobs[i])] = i
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    results[pending.pop(future)] = future.result()
+                    nxt = next(order, None)
+                    if nxt is not None:
+                        pending[ex.submit(fn, jobs[nxt])] = nxt
+        except BaseException:
+            ex.shutdown(wait=True, cancel_futures=True)
+            raise
+    return results
 
 
 def period_year(period: str) -> str:

@@ -116,3 +116,44 @@ def test_national_shaped_release_end_to_end(tmp_path, monkeypatch, capsys):
     assert not at.exception, [e.value for e in at.exception]
     picker = at.selectbox[0]
     assert picker.value == ENGLAND[0] and picker.format_func(picker.value) == "England (all areas)"
+
+
+def test_the_build_reads_a_dataset_in_batches_with_categorical_wards(tmp_path, monkeypatch):
+    """`scan(..., for_measures=True)`: no pseudonym, only the columns asked for, ward and sex as
+    categoricals, read in batches; the same rows as a plain scan."""
+    from pipelines import restricted_store
+    from pipelines.restricted_store import RestrictedStore
+
+    monkeypatch.setattr(restricted_store, "SCAN_BATCH_ROWS", 7)  # 50 rows: 8 batches
+    with RestrictedStore(tmp_path / "store.duckdb") as store:
+        store.con.execute("CREATE TABLE ds_test (supply_id VARCHAR, person_key VARCHAR, ward_code VARCHAR, "
+                          "sex VARCHAR, age_at_event INTEGER, phase VARCHAR)")
+        store.con.executemany("INSERT INTO ds_test VALUES (?, ?, ?, ?, ?, ?)",
+                              [["s1", f"p{i}", f"E0500{i % 5:04d}", "FM"[i % 2], i % 19, "primary"] for i in range(50)])
+        plain = store.scan("test")
+        lean = store.scan("test", for_measures=True, columns={"ward_code", "sex", "age_at_event", "person_key"})
+    assert lean.columns == ["ward_code", "sex", "age_at_event"]  # never the pseudonym
+    assert lean.schema["ward_code"] == pl.Categorical and lean.schema["sex"] == pl.Categorical
+    assert lean.with_columns(pl.col("ward_code", "sex").cast(pl.String)).equals(plain.select(lean.columns))
+    assert lean.height == 50
+
+
+def test_jobs_are_made_when_submitted_and_results_keep_their_order(monkeypatch):
+    from pipelines import sdc_system
+
+    made: list[int] = []
+
+    def make(i: int) -> int:
+        made.append(i)
+        return i
+
+    jobs = sdc_system.LazyJobs(5, make)
+    assert made == [] and len(jobs) == 5
+    monkeypatch.setenv("LCP_SDC_WORKERS", "1")
+    assert sdc_system.run_jobs(abs, jobs, [1, 5, 2, 4, 3]) == [0, 1, 2, 3, 4]
+    assert made == [0, 1, 2, 3, 4]
+    monkeypatch.setenv("LCP_SDC_WORKERS", "2")  # two spawned workers, largest first, at most 4 queued
+    assert sdc_system.run_jobs(abs, sdc_system.LazyJobs(6, lambda i: -i), [1, 6, 2, 5, 3, 4], min_work=0) == [
+        0, 1, 2, 3, 4, 5]
+    with pytest.raises(IndexError):
+        jobs[5]
