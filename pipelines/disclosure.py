@@ -505,9 +505,6 @@ def _protect_modular(job: dict, mod: sdc_modular.Modular) -> dict:
     district counts, their least values) until nothing changes (`pipelines.sdc_modular`)."""
     keys = job["keys"]
     top_idx, parts = sdc_modular.split_rows(keys, job["geo"], mod)
-    part_geo = [mod.parts[mod.part_of_area[next(keys[r][1] for r in rows
-                                                 if job["geo"].area_level.get(keys[r][1]) == "ward")]]
-                for rows in parts]
     top_set = set(top_idx)
     bounds: dict[str, dict[int, float]] = {}
     extra: set[int] = set()
@@ -518,14 +515,14 @@ def _protect_modular(job: dict, mod: sdc_modular.Modular) -> dict:
         withheld = set(top_withheld)
         new_bounds: dict[str, dict[int, float]] = {}
         stats = dict(top)
-        for p, rows in enumerate(parts):
+        for p, (geo, rows) in enumerate(parts):
             hidden = frozenset(r for r in rows if r in top_withheld)
             key = (p, hidden)
             if key not in done and not hidden and not any(_small(job, r) for r in rows):
                 done[key] = {"withheld_rows": [], "bounds": {}, "cells": 0, "primary": 0, "complementary": 0,
                              "forced": 0, "kept": 0, "rounds": 0, "lps": 0}  # nothing to protect here
             if key not in done:
-                done[key] = _protect_rows(job, rows, part_geo[p], fixed_hidden=hidden,
+                done[key] = _protect_rows(job, rows, geo, fixed_hidden=hidden,
                                           fixed_open=[r for r in rows if r in top_set and r not in hidden],
                                           want_bounds=True)
             res = done[key]

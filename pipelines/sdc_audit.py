@@ -298,12 +298,9 @@ def audit_job(job: dict) -> AuditReport:
         return report
     top_idx, parts = sdc_modular.split_rows(job["keys"], job["geo"], mod)
     bounds: dict[str, dict[int, float]] = {}
-    geos = []
     linked: set[int] = set()  # withheld district and partnership rows of parts with withheld wards
-    for rows in parts:
-        ward = next(job["keys"][r][1] for r in rows if job["geo"].area_level.get(job["keys"][r][1]) == "ward")
-        geos.append(mod.parts[mod.part_of_area[ward]])
-        for name, by_row in _audit_rows(job, rows, geos[-1], report, want_bounds=True).items():
+    for geo, rows in parts:
+        for name, by_row in _audit_rows(job, rows, geo, report, want_bounds=True).items():
             bounds.setdefault(name, {}).update(by_row)
         hidden = [r for r in rows if job["suppressed"][r]]
         if any(job["geo"].area_level.get(job["keys"][r][1]) == "ward" for r in hidden):
@@ -313,7 +310,7 @@ def audit_job(job: dict) -> AuditReport:
     intervals: dict[str, dict[int, tuple[float, float]]] = {}
     _audit_rows(job, top_idx, mod.top, report, lower_bounds=bounds, intervals_for=linked, intervals=intervals)
     if intervals:
-        for rows, geo in zip(parts, geos, strict=True):
+        for geo, rows in parts:
             if any(r in linked for r in rows):
                 _audit_rows(job, rows, geo, report, known_intervals=intervals)
     report.findings = list({(f.kind, f.message): f for f in report.findings}.values())  # found twice: one finding

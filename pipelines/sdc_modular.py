@@ -91,8 +91,9 @@ def modular_of(geo: Geography, limit: int | None = None) -> Modular | None:
     return Modular(Geography.from_lookup(units), parts, part_of_area)
 
 
-def split_rows(keys: Sequence[tuple[str, str, str]], geo: Geography, mod: Modular) -> tuple[list[int], list[list[int]]]:
-    """Row positions of the top sub-table and of every part that has ward rows. A part holds its wards'
+def split_rows(keys: Sequence[tuple[str, str, str]], geo: Geography,
+               mod: Modular) -> tuple[list[int], list[tuple[Geography, list[int]]]]:
+    """Row positions of the top sub-table, and (geography, row positions) of every part that has ward rows. A part holds its wards'
     rows and its district's and partnership's rows for the same periods and breakdowns as those (the
     year and `all` where wards are published for those only): the district's other rows (breakdowns,
     quarters) say nothing about how its wards' totals are made up that any split of the wards could not
@@ -115,7 +116,7 @@ def split_rows(keys: Sequence[tuple[str, str, str]], geo: Geography, mod: Modula
     out = []
     for p in sorted(wards):
         linked = [i for i in shared.get(p, []) if (keys[i][0], keys[i][2]) in kinds[p]]
-        out.append(sorted(wards[p] + linked))
+        out.append((mod.parts[p], sorted(wards[p] + linked)))
     return top, out
 
 

@@ -130,6 +130,7 @@ def test_analyst_writes_commentary_and_sees_the_draft(login_server, browser):
         main = page.locator('[data-testid="stMain"]')
         assert "Signed in as ana · role analyst" in sidebar.inner_text()
         toggle = sidebar.get_by_text("Show draft release")
+        toggle.wait_for(timeout=60_000)  # drawn later in the same run as "Signed in as" (raced under load)
         assert toggle.count() == 1
         _go(page, "Exceptions")
         page.get_by_role("button", name="Save commentary").wait_for(timeout=60_000)

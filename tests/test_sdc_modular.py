@@ -60,12 +60,13 @@ def test_the_split_has_a_top_and_one_part_per_district():
     keys = list(rows.select("period", "area_code", "breakdown").iter_rows())
     top, parts = sdc_modular.split_rows(keys, geo, mod)
     assert {keys[i][1] for i in top} == {"C", "D1", "D2", "D3", "P1", "P2", "P3"}
-    assert [sorted({keys[i][1] for i in p}) for p in parts] == [
+    assert [p.wards for p, _ in parts] == [m.wards for m in mod.parts]
+    assert [sorted({keys[i][1] for i in rows}) for _, rows in parts] == [
         ["D1", "P1", "W1", "W2", "W3"], ["D2", "P2", "W4", "W5", "W6"], ["D3", "P3", "W7", "W8"]]
     # wards published for `all` only: a part holds its district's `all` rows, not its breakdowns
     keys = [k for k in keys if not (k[1].startswith("W") and k[2] != "all")]
     _, parts = sdc_modular.split_rows(keys, geo, mod)
-    assert sorted({keys[i][2] for i in parts[0]}) == ["all"] and len(parts[0]) == 5
+    assert sorted({keys[i][2] for i in parts[0][1]}) == ["all"] and len(parts[0][1]) == 5
 
 
 def test_a_partnership_across_two_districts_joins_them_in_one_part():
