@@ -46,34 +46,23 @@ def _brief(args) -> int:
 def _commentary(release: Path | None, period: str | None, area: str | None) -> dict[str, dict[str, str]]:
     """Analysts' commentary from the working store (issue 7): area_code -> (indicator_id -> text), matched
     to the period each brief shows; {} when there is no working store or the area is not valid."""
-    from pipelines import briefs, commentary
-    from pipelines.release import ReleaseMissing, ReleaseReader, open_release
-    from pipelines.working_store import WorkingStore
+    from pipelines import commentary
 
-    if not WorkingStore.exists():
-        return {}
-    try:
-        con = open_release(release)
-    except ReleaseMissing:
-        return {}  # the brief itself says there is no release
-    try:
-        reader = ReleaseReader(con)
-        if area is None:
-            codes = briefs.valid_areas(reader)["area_code"].to_list()
-        else:
-            try:
-                codes = [briefs.resolve_area(reader, area)[0]]
-            except BriefError:
-                return {}
-        return commentary.briefs_mapping(reader, codes, period)
-    finally:
-        con.close()
+    return _for_brief_areas(release, area, lambda reader, codes: commentary.briefs_mapping(reader, codes, period))
 
 
 def _plans(release: Path | None, area: str | None) -> dict:
     """Priorities and local plans from the working store (issue 13): area_code -> plans.BriefPlan; {} when
     there is no working store, no release or the area is not valid."""
-    from pipelines import briefs, plans
+    from pipelines import plans
+
+    return _for_brief_areas(release, area, plans.briefs_mapping)
+
+
+def _for_brief_areas(release: Path | None, area: str | None, mapping) -> dict:
+    """`mapping(reader, area codes)` for the briefs' areas (`area`, or every valid one with --all);
+    {} when there is no working store, no release (the brief itself says so) or the area is not valid."""
+    from pipelines import briefs
     from pipelines.release import ReleaseMissing, ReleaseReader, open_release
     from pipelines.working_store import WorkingStore
 
@@ -92,7 +81,7 @@ def _plans(release: Path | None, area: str | None) -> dict:
                 codes = [briefs.resolve_area(reader, area)[0]]
             except BriefError:
                 return {}
-        return plans.briefs_mapping(reader, codes)
+        return mapping(reader, codes)
     finally:
         con.close()
 
